@@ -18,7 +18,7 @@ def run(*args, cwd=None):
     return subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 def test_hpa_train_cli(tiny, tmp_path):
-    r = run('hpa-train', '--csv', tiny/'train.csv', '--out', tmp_path/'m', '--schedule', SCHED, '--bs', 16, '--quiet')
+    r = run('hpa-train', '--csv', tiny/'train.csv', '--out', 'm', '--schedule', SCHED, '--bs', 16, '--quiet', cwd=tmp_path)  # a relative --out, as users type it
     assert r.returncode==0, r.stderr[-2000:]
     assert 'macro F1' in r.stdout and 'Traceback' not in r.stderr
     for f in ('export.pkl','model.json','history.csv','per_class_f1.csv'): assert (tmp_path/'m'/f).exists()
