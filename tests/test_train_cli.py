@@ -67,3 +67,19 @@ def test_hpa_train_missing_image(tiny, tmp_path):
     r = run('hpa-train', '--csv', tmp_path/'d/train.csv', '--out', tmp_path/'m', '--schedule', SCHED, '--quiet')
     assert r.returncode!=0 and 'Traceback' not in r.stderr
     assert f"1 of 60 samples have no usable image" in r.stderr and f"missing its yellow channel" in r.stderr
+
+def test_hpa_train_all_folds_then_ensemble(tiny, tmp_path):
+    "K-fold: OOF probabilities for every image once, thresholds fitted on them, and the folds predicted as one ensemble"
+    r = run('hpa-train', '--csv', tiny/'train.csv', '--out', tmp_path/'kf', '--folds', 'all', '--n-folds', 2, '--schedule', 'full:1:1e-3', '--bs', 16, '--quiet')
+    assert r.returncode==0, r.stderr[-2000:]
+    assert 'out-of-fold macro F1' in r.stdout
+    import pandas as pd
+    oof = pd.read_csv(tmp_path/'kf/oof.csv')
+    assert sorted(oof.id)==sorted(read_labels(tiny/'train.csv').id) and oof.shape[1]==29
+    th = [float(o) for o in (tmp_path/'kf/thresholds.txt').read_text().split()]
+    assert len(th)==28 and all(0<o<1 for o in th)
+    r = run('hpa-predict', tmp_path/'kf/fold0/export.pkl', tmp_path/'kf/fold1/export.pkl', '--csv', tiny/'train.csv', '--images', tiny/'train',
+            '--out', tmp_path/'sub.csv', '--quiet')
+    assert r.returncode==0, r.stderr[-2000:]
+    sub = pd.read_csv(tmp_path/'sub.csv', dtype=str, keep_default_na=False)
+    assert list(sub.columns)==['Id','Predicted'] and sub.Id.tolist()==read_labels(tiny/'train.csv').id.tolist()
