@@ -1,0 +1,155 @@
+"End to end: `hpa-prep` caches, then `hpa-train`/`hpa-predict` on the cache; corrupt sources; kill and resume; bad options; real data."
+import json, os, signal, subprocess, sys, time, pytest, numpy as np, pandas as pd
+from pathlib import Path
+from hpa_fastai.synth import make_synth
+from hpa_fastai.image import open_hpa
+from hpa_fastai.cache import hpa_prep
+
+BIN = Path(sys.executable).parent
+
+def run(*args, **kw):
+    return subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, timeout=300, **kw)
+
+def ok(r):
+    assert r.returncode==0, r.stderr[-2000:]
+    assert 'Traceback' not in r.stderr
+    return r
+
+def fails(r, msg):
+    "Exit status 1, one line on stderr starting with hpa-prep:, containing `msg`, no traceback"
+    assert r.returncode==1 and 'Traceback' not in r.stderr, r.stderr[-2000:]
+    line = r.stderr.strip()
+    assert len(line.splitlines())==1 and line.startswith('hpa-prep: ') and msg in line, line
+
+def prep(*args, **kw):
+    "Run `hpa-prep` in this process (no interpreter start-up); returns the exit status"
+    try: hpa_prep.__wrapped__(*map(str, args), **kw); return 0
+    except SystemExit as e: return e.code
+
+def prep_fails(capsys, msg, *args, **kw):
+    "Like `fails`, in process: SystemExit's message is the one line the console script prints"
+    code = prep(*args, **kw)
+    assert isinstance(code, str) and code.startswith('hpa-prep: ') and msg in code and len(code.splitlines())==1, code
+
+def same_as_source(cache, src, ids, size, channels='rgby'):
+    for i in ids: assert np.array_equal(open_hpa(Path(cache)/i, channels), open_hpa(Path(src)/i, channels, size)), i
+
+@pytest.fixture(scope='module')
+def synth(tmp_path_factory):
+    p = tmp_path_factory.mktemp('prep')
+    make_synth(p/'s', n=24, size=64, seed=5, progress=False)
+    return p
+
+@pytest.mark.slow
+def test_prep_train_predict(synth, tmp_path, capsys):
+    "Cache at two sizes, then train and predict on the 32 px cache exactly as on a raw folder"
+    src,c = synth/'s'/'train',tmp_path/'c'
+    r = ok(run('hpa-prep', src, '--csv', synth/'s/train.csv', '--out', c, '--sizes', '64,32', '--quiet'))
+    assert '24 samples, 24 converted, 0 already cached, 0 skipped' in r.stdout, r.stdout
+    ids = pd.read_csv(synth/'s/train.csv').Id.tolist()
+    for sz in (64,32):
+        m = json.loads((c/str(sz)/'manifest.json').read_text())
+        assert (m['n'], m['size'], m['format'], m['channels'], m['skipped']) == (24, sz, 'npy', 'rgby', {})
+        assert sorted(m['items'])==sorted(ids)
+        assert pd.read_csv(c/str(sz)/'labels.csv').equals(pd.read_csv(synth/'s/train.csv'))
+        same_as_source(c/str(sz), src, ids, sz)
+    assert not list(c.rglob('.*.tmp*')), 'temporary files left behind'
+    assert prep(src, c, synth/'s/train.csv', sizes='64,32', quiet=True)==0
+    assert '0 converted, 24 already cached' in capsys.readouterr().out
+    ok(run('hpa-train', '--csv', c/'32'/'labels.csv', '--images', c/'32', '--out', tmp_path/'m', '--schedule', 'full:1:1e-3', '--bs', 8, '--quiet'))
+    ok(run('hpa-predict', tmp_path/'m', '--images', c/'32', '--out', tmp_path/'sub.csv', '--quiet'))
+    sub = pd.read_csv(tmp_path/'sub.csv')
+    assert sorted(sub.Id)==sorted(ids) and len(sub)==24
+
+def test_unlabelled_and_png(synth, tmp_path):
+    "Without --csv every sample of the folder is cached (a test set); --format png writes stacked RGBA PNGs"
+    src = synth/'s'/'train'
+    assert prep(src, tmp_path/'c', sizes='32', format='png', quiet=True)==0
+    fns = sorted((tmp_path/'c'/'32').glob('*.png'))
+    assert len(fns)==24 and not (tmp_path/'c'/'32'/'labels.csv').exists()
+    same_as_source(tmp_path/'c'/'32', src, [o.stem for o in fns], 32)
+
+def test_processes(synth, tmp_path):
+    "--processes gives the same files as threads"
+    src = synth/'s'/'train'
+    assert prep(src, tmp_path/'t', synth/'s/train.csv', sizes='32', quiet=True)==0
+    assert prep(src, tmp_path/'p', synth/'s/train.csv', sizes='32', processes=True, workers=2, quiet=True)==0
+    for f in (tmp_path/'t'/'32').glob('*.npy'): assert f.read_bytes()==(tmp_path/'p'/'32'/f.name).read_bytes()
+    mt,mp = [json.loads((tmp_path/o/'32'/'manifest.json').read_text())['items'] for o in 'tp']
+    assert mt==mp and len(mt)==24
+
+def test_corrupt_source(synth, tmp_path):
+    "A truncated PNG is named on stderr and skipped (exit 3); every other sample is cached and listed in labels.csv"
+    src = tmp_path/'src'
+    os.system(f'cp -r {synth/"s"} {src}')
+    ids = pd.read_csv(src/'train.csv').Id.tolist()
+    bad = src/'train'/f'{ids[7]}_blue.png'
+    bad.write_bytes(bad.read_bytes()[:200])
+    r = run('hpa-prep', src/'train', '--csv', src/'train.csv', '--out', tmp_path/'c', '--sizes', 32, '--quiet')
+    assert r.returncode==3 and 'Traceback' not in r.stderr, r.stderr
+    assert str(bad) in r.stderr and '1 skipped' in r.stdout
+    good = [o for o in ids if o!=ids[7]]
+    assert sorted(o.stem for o in (tmp_path/'c'/'32').glob('*.npy'))==sorted(good)
+    assert sorted(pd.read_csv(tmp_path/'c'/'32'/'labels.csv').Id)==sorted(good)
+    m = json.loads((tmp_path/'c'/'32'/'manifest.json').read_text())
+    assert list(m['skipped'])==[ids[7]] and str(bad) in m['skipped'][ids[7]]
+    same_as_source(tmp_path/'c'/'32', src/'train', good, 32)
+
+@pytest.mark.slow
+def test_kill_and_resume(tmp_path, capsys):
+    "SIGKILL in the middle of a run leaves only complete files; the next run adopts or redoes them and ends identical"
+    make_synth(tmp_path/'s', n=120, size=96, seed=1, progress=False)
+    src,c = tmp_path/'s'/'train',tmp_path/'c'
+    args = ['hpa-prep', src, '--csv', tmp_path/'s/train.csv', '--out', c, '--sizes', '96,48', '--workers', 1, '--quiet']
+    p = subprocess.Popen([str(BIN/args[0]), *map(str, args[1:])], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t0 = time.time()
+    while time.time()-t0<120 and len(list((c/'48').glob('*.npy')) if (c/'48').is_dir() else [])<20: time.sleep(0.05)
+    p.send_signal(signal.SIGKILL); p.wait()
+    n_before = len(list((c/'48').glob('*.npy')))
+    assert 20<=n_before<120, f'the run was not interrupted in the middle ({n_before} files)'
+    assert prep(src, c, tmp_path/'s/train.csv', sizes='96,48', workers=1, quiet=True)==0
+    out = capsys.readouterr().out
+    made = int(out.split(' converted')[0].split(', ')[-1])
+    assert made<120 and '0 skipped' in out, out
+    ids = pd.read_csv(tmp_path/'s/train.csv').Id.tolist()
+    for sz in (96,48):
+        m = json.loads((c/str(sz)/'manifest.json').read_text())
+        assert m['n']==120 and sorted(m['items'])==sorted(ids)
+        same_as_source(c/str(sz), src, ids, sz)
+    assert prep(src, c, tmp_path/'s/train.csv', sizes='96,48', verify=True, quiet=True)==0
+    assert '0 converted, 120 already cached' in capsys.readouterr().out
+
+@pytest.mark.parametrize('kw,msg', [
+    (dict(format='jpg'), "format='jpg' is not a cache format"),
+    (dict(sizes='big'), "sizes='big'"),
+    (dict(sizes='4'), "at least 8 pixels"),
+    (dict(channels='rgbx'), "channels='rgbx'"),
+])
+def test_bad_options(synth, tmp_path, capsys, kw, msg):
+    prep_fails(capsys, msg, synth/'s'/'train', tmp_path/'c', quiet=True, **kw)
+
+def test_bad_folders(synth, tmp_path, capsys):
+    prep_fails(capsys, 'does not exist', tmp_path/'nope', tmp_path/'c')
+    prep_fails(capsys, 'does not exist', synth/'s'/'train', tmp_path/'c', tmp_path/'nope.csv')
+    assert prep(synth/'s'/'train', tmp_path/'c', sizes='32', quiet=True)==0
+    prep_fails(capsys, "made with format='npy'", synth/'s'/'train', tmp_path/'c', sizes='32', format='png', quiet=True)
+    (tmp_path/'c'/'32'/'manifest.json').write_text('{"items": ')
+    prep_fails(capsys, 'manifest.json is not valid JSON', synth/'s'/'train', tmp_path/'c', sizes='32', quiet=True)
+
+def test_real_kaggle_and_hpav18(shared, tmp_path, capsys):
+    "Real 512 px Kaggle PNGs, and HPAv18 colour JPEGs (2048²) whose partial samples are skipped by name"
+    k = pd.read_csv(shared/'hpa2018'/'train.csv').head(6)
+    k.to_csv(tmp_path/'k.csv', index=False)
+    assert prep(shared/'hpa2018'/'train', tmp_path/'k', tmp_path/'k.csv', sizes='512,128', quiet=True)==0
+    same_as_source(tmp_path/'k'/'512', shared/'hpa2018'/'train', k.Id, 512)
+    same_as_source(tmp_path/'k'/'128', shared/'hpa2018'/'train', k.Id, 128)
+    v = pd.read_csv(shared/'hpav18'/'labels.csv')
+    part = v[v.channels_present.str.split().str.len()<4].Id.tolist()
+    capsys.readouterr()
+    code = prep(shared/'hpav18'/'images', tmp_path/'v', shared/'hpav18'/'labels.csv', sizes='64', quiet=True)
+    err = capsys.readouterr().err
+    assert code==(3 if part else 0), err
+    for i in part: assert f'{i}:' in err and 'missing' in err
+    full = v[~v.Id.isin(part)].Id.tolist()
+    assert sorted(pd.read_csv(tmp_path/'v'/'64'/'labels.csv').Id)==sorted(full)
+    same_as_source(tmp_path/'v'/'64', shared/'hpav18'/'images', full, 64)

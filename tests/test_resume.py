@@ -1,0 +1,71 @@
+"""Kill and resume: `hpa-train` is killed with SIGKILL inside a stage and at the stage switch, `hpa-train --resume OUT`
+finishes the run, and the result is compared with an uninterrupted run of the same seed."""
+import os, re, signal, subprocess, sys, time, pytest, torch
+import pandas as pd
+from pathlib import Path
+from safetensors.torch import load_file
+
+BIN = Path(sys.executable).parent
+SCHED = 'crop24:2:1e-2,full:1:5e-3'  # fit 0 = stage 0 (2 epochs), fit 1 = stage 1; `done` counts a fit's epochs
+
+def _cmd(*args): return [str(BIN/args[0]), *map(str, args[1:])]
+def _train(d, out): return _cmd('hpa-train', '--csv', d/'train.csv', '--out', out, '--schedule', SCHED, '--bs', 8, '--n-folds', 4,
+                                '--seed', 7, '--workers', 0, '--arch', 'resnet10t', '--quiet')
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    "The synthetic set and the uninterrupted reference run"
+    d = tmp_path_factory.mktemp('resume')
+    subprocess.run(_cmd('hpa-synth', '--path', d/'s', '--n', 32, '--size', 32, '--seed', 3, '--quiet'), check=True, capture_output=True)
+    r = subprocess.run(_train(d/'s', d/'ref'), capture_output=True, text=True, timeout=600)
+    assert r.returncode==0, r.stderr[-2000:]
+    return d, r.stdout
+
+def _ckpt(out):
+    fn = out/'checkpoints/last.pth'
+    if not fn.exists(): return None
+    try: return torch.load(fn, weights_only=True)  # renamed into place whole, so never half-written
+    except Exception: return None
+
+def _kill_at(cmd, out, fit, done, timeout=300):
+    "Start `cmd`, wait until its checkpoint has reached `fit`/`done`, SIGKILL it; the checkpoint at the kill"
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while time.time()-t0<timeout:
+        ck = _ckpt(out)
+        if ck and (ck['fit'],ck['done'])>=(fit,done): break
+        if p.poll() is not None: pytest.fail(f'hpa-train ended before the kill: {p.stderr.read()[-2000:]}')
+        time.sleep(0.05)
+    os.kill(p.pid, signal.SIGKILL)
+    assert p.wait()==-signal.SIGKILL
+    return _ckpt(out)
+
+def _f1(stdout): return float(re.search(r'macro F1 ([0-9.]+)', stdout)[1])
+def _hist(out): return pd.read_csv(out/'history.csv').drop(columns='time')
+
+@pytest.mark.slow
+def test_kill_and_resume(runs):
+    "Kill inside stage 0, resume, kill the resumed run again at the stage switch, resume again: the end equals the uninterrupted run"
+    d,ref_out = runs
+    out = d/'killed'
+    ck1 = _kill_at(_train(d/'s', out), out, 0, 1)                                    # inside stage 0
+    assert {'model','opt','rng','dl_rng','config','best','smooth'} <= set(ck1)
+    assert ck1['opt']['state'] and '"fold": 0' in ck1['config'] and '"seed": 7' in ck1['config']
+    ck2 = _kill_at(_cmd('hpa-train', '--resume', out, '--quiet'), out, 0, 2)        # the resumed run, at the stage switch
+    assert not (out/'export.pkl').exists()
+    r = subprocess.run(_cmd('hpa-train', '--resume', out, '--quiet'), capture_output=True, text=True, timeout=600)
+    assert r.returncode==0, r.stderr[-2000:]
+    ref,res = _f1(ref_out),_f1(r.stdout)
+    a,b = load_file(str(d/'ref/model.safetensors')),load_file(str(out/'model.safetensors'))
+    same = all(torch.equal(a[k], b[k]) for k in a)
+    print(f"\nSIGKILL at checkpoints (stage {ck1['fit']}, {ck1['done']} epoch done) and (stage {ck2['fit']}, {ck2['done']} epochs done = "
+          f"the stage switch); final validation macro F1: uninterrupted {ref:.6f}, killed twice and resumed {res:.6f}; "
+          f"last valid_loss {_hist(d/'ref').valid_loss.iloc[-1]:.6f} vs {_hist(out).valid_loss.iloc[-1]:.6f}; weights bit-identical: {same}")
+    assert abs(ref-res)<1e-4                                                  # same seed on the CPU: the same run, within float noise
+    pd.testing.assert_frame_equal(_hist(out), _hist(d/'ref'), rtol=1e-4)    # every epoch's losses, none logged twice
+    assert max((a[k]-b[k]).abs().max().item() for k in a if a[k].is_floating_point())<1e-4
+
+def test_resume_without_checkpoint(tmp_path):
+    r = subprocess.run(_cmd('hpa-train', '--resume', tmp_path/'nothing', '--quiet'), capture_output=True, text=True, timeout=300)
+    assert r.returncode==1 and 'Traceback' not in r.stderr
+    assert 'Cannot resume' in r.stderr and 'there is no checkpoint' in r.stderr
