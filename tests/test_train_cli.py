@@ -26,6 +26,13 @@ def test_hpa_train_cli(tiny, tmp_path):
     assert meta['channels']=='rgby' and len(meta['classes'])==28 and meta['schedule']==['crop32:1:0.003', 'full:1:0.001']
     assert len(meta['stats'][0])==4
 
+def test_default_synthetic_set_is_made_when_no_csv(tmp_path):
+    "The no-CSV path `make demo` takes: the synthetic default is written (once, by rank 0) and trained on"
+    learn = train(out=tmp_path/'m', synth=tmp_path/'s', synth_n=60, synth_size=32, synth_min=1, schedule='full:1:1e-3', bs=16, progress=False)
+    df = read_labels(tmp_path/'s/train.csv')
+    assert len(df)==60 and len(list((tmp_path/'s/train').glob('*_green.png')))==60
+    assert (tmp_path/'m/export.pkl').exists() and learn.hpa['fmt']=='hpa2018'
+
 PRED = """
 import sys, json, torch
 from fastai.learner import load_learner
