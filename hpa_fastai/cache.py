@@ -16,7 +16,8 @@ from fastprogress.fastprogress import progress_bar
 from .labels import *
 from .image import *
 from .image import _resize
-from .inference import _atomic, ids_in_folder
+from .safe import _atomic
+from .inference import ids_in_folder
 
 # %% auto #0
 __all__ = ['CACHE_FMTS', 'fmt_of', 'prep_cache', 'hpa_prep']

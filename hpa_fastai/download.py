@@ -16,7 +16,7 @@ from .labels import *
 from .image import *
 from .image import _resize
 from fastai.vision.all import *
-from .inference import _atomic
+from .safe import _atomic
 
 # %% auto #0
 __all__ = ['HPAV18_URL', 'RETRY_CODES', 'PNG_END', 'hpav18_url', 'FetchError', 'decode_jpeg', 'fetch', 'FaultServer', 'to_plane',

@@ -189,7 +189,7 @@ def hpa_dupes(
     quiet:store_true=False,  # No progress bars
 ):
     "Find near-duplicate images across FOLDERS with perceptual hashes and write the groups to OUT"
-    from hpa_fastai.inference import _atomic
+    from hpa_fastai.safe import _atomic
     try:
         if not folders: raise HPADataError("Pass at least one image folder: hpa-dupes [NAME=]FOLDER [[NAME=]FOLDER ...].")
         fs = dict(_folder_arg(o) for o in folders)

@@ -16,7 +16,8 @@ import matplotlib.pyplot as plt
 from .labels import *
 from .learner import _counts, f1_per_class, macro_f1
 from .data import multi_hot
-from .inference import _atomic, load_model
+from .safe import _atomic
+from .inference import load_model
 
 # %% auto #0
 __all__ = ['EvalReport', 'evaluate', 'read_probs', 'read_submission', 'model_probs', 'align_preds', 'per_class_md',
