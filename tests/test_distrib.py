@@ -18,7 +18,9 @@ N,FOLDS,BS = 64,5,8   # 5 folds of 64: a validation fold of 13, odd, so Distribu
 def launch(cmd, tmp, log):
     env = dict(os.environ, HPA_RANK_LOG=str(log), OMP_NUM_THREADS='1')
     r = subprocess.run(list(map(str, cmd)), capture_output=True, text=True, cwd=tmp, env=env, timeout=300)
-    assert r.returncode==0, (r.stdout[-2000:], r.stderr[-4000:])
+    if r.returncode:  # the whole stderr, saved and shown: an abort's own stack can sit far above the launcher's summary
+        (Path(tmp)/'launch_stderr.txt').write_text(r.stderr)
+        pytest.fail(f"{cmd[0].name} exited with {r.returncode}\n--- stdout (end) ---\n{r.stdout[-3000:]}\n--- stderr (all) ---\n{r.stderr}")
     return r
 
 def rank_logs(log):

@@ -79,6 +79,7 @@ TABLE = [
     dict(input='output folder under a regular file', setup=file_in_the_way, cmd=f'hpa-train --csv {{d}}/s/train.csv --out {{d}}/afile/o {T}', expect='is a file, not a folder'),
     dict(input='full disk (file-size limit) at the first checkpoint', setup=existing, cmd=f'hpa-train --csv {{d}}/s/train.csv --out {{d}}/old {T}',
          expect='file-size limit', limit=200_000, keep=['old/export.pkl','old/model.safetensors']),
+    dict(input='unknown --head', setup=_copyset, cmd=f'hpa-train --csv {{d}}/s/train.csv --out {{d}}/o {T} --head mlp', expect="head='mlp' is not one of linear, fastai"),
     dict(input='--resume of a folder with no checkpoint', setup=None, cmd='hpa-train --resume {d}/none --quiet', expect='there is no checkpoint'),
     # hpa-predict
     dict(input='non-existent model file', setup=_copyset, cmd='hpa-predict {d}/nope.pkl --images {d}/s/train --out {d}/p.csv --quiet', expect='does not exist'),
