@@ -7,12 +7,12 @@ from hpa_fastai.synth import make_synth
 from hpa_fastai.labels import read_labels
 from hpa_fastai.data import add_folds
 
-BIN = Path(sys.executable).parent
+from helpers import cmd as script
 
 def test_same_seed_same_run(tmp_path):
     make_synth(tmp_path/'s', n=30, size=32, seed=6, progress=False)
-    cmd = lambda o: [str(BIN/'hpa-train'), '--csv', str(tmp_path/'s/train.csv'), '--out', str(tmp_path/o), '--schedule', 'crop24:1:1e-2',
-                     '--bs', '8', '--n-folds', '3', '--seed', '11', '--arch', 'resnet10t', '--quiet']
+    cmd = lambda o: script('hpa-train', '--csv', tmp_path/'s/train.csv', '--out', tmp_path/o, '--schedule', 'crop24:1:1e-2',
+                            '--bs', 8, '--n-folds', 3, '--seed', 11, '--arch', 'resnet10t', '--quiet')
     ps = [subprocess.Popen(cmd(o), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for o in ('a','b')]  # two fresh processes
     for p in ps: assert p.wait(timeout=600)==0, p.stderr.read()[-2000:]
     fa,fb = [pd.read_csv(tmp_path/o/'folds.csv') for o in ('a','b')]

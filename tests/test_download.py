@@ -6,11 +6,8 @@ from PIL import Image
 from hpa_fastai.download import FaultServer, hpav18_url, hpa_download
 from hpa_fastai.image import open_hpa, STAINS
 
-BIN = Path(sys.executable).parent
+from helpers import cmd, run
 FAST = ['--timeout', 1, '--retries', 3, '--backoff', 0.05, '--workers', 8, '--quiet']
-
-def run(*args, **kw):
-    return subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, timeout=300, **kw)
 
 def run_here(capsys, **kw):
     "`hpa-download` in this process (saves the ~10 s import of a new one): a CompletedProcess-like (returncode, stdout, stderr)"
@@ -89,7 +86,7 @@ def test_kill_and_resume(shared, tmp_path, capsys):
     csv,out = tmp_path/'v18.csv',tmp_path/'out'
     lab[lab.channels_present.str.split().map(len)==4][['Id','Target']].iloc[:4].to_csv(csv, index=False)
     with FaultServer(src/'images', delay=0.3) as srv:
-        p = subprocess.Popen([str(BIN/'hpa-download'), '--csv', str(csv), '--out', str(out), '--base-url', srv.url, '--workers', '2', '--quiet'],
+        p = subprocess.Popen(cmd('hpa-download', '--csv', csv, '--out', out, '--base-url', srv.url, '--workers', 2, '--quiet'),
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         t = time.time()
         while time.time()-t<120 and len(list((out/'train').glob('[!.]*.png')) if (out/'train').is_dir() else [])<4: time.sleep(0.05)

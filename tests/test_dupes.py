@@ -9,14 +9,7 @@ from hpa_fastai.synth import make_synth
 from hpa_fastai.learner import hpa_setup
 from hpa_fastai.cli import hpa_predict, hpa_train
 
-BIN = Path(sys.executable).parent
-
-def run(*args):
-    return subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, timeout=600)
-
-def ok(r):
-    assert r.returncode==0 and 'Traceback' not in r.stderr, r.stderr[-2000:]
-    return r
+from helpers import run, ok
 
 def true_pairs(cp, extra=()):
     "Pairs a perfect report finds: each copy with its original, copies of one original with each other, and `extra`"

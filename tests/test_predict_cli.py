@@ -5,23 +5,9 @@ from hpa_fastai.synth import make_synth
 from hpa_fastai.labels import read_labels
 from hpa_fastai.cli import hpa_predict
 
-BIN = Path(sys.executable).parent
+from helpers import run, ok, fails
 DATA = Path(__file__).resolve().parents[2]/'shared'/'data'
 SCHED = 'full:1:1e-3'
-
-def run(*args):
-    return subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, timeout=300)
-
-def ok(r):
-    assert r.returncode==0, r.stderr[-2000:]
-    assert 'Traceback' not in r.stderr
-    return r
-
-def fails(r, msg):
-    "Exit status 1, one line on stderr starting with hpa-predict:, containing `msg`, no traceback"
-    assert r.returncode==1 and 'Traceback' not in r.stderr, r.stderr[-2000:]
-    line = r.stderr.strip()
-    assert len(line.splitlines())==1 and line.startswith('hpa-predict: ') and msg in line, line
 
 @pytest.fixture(scope='module')
 def mods(tmp_path_factory):

@@ -5,21 +5,7 @@ from hpa_fastai.synth import make_synth
 from hpa_fastai.image import open_hpa
 from hpa_fastai.cache import hpa_prep
 
-BIN = Path(sys.executable).parent
-
-def run(*args, **kw):
-    return subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, timeout=300, **kw)
-
-def ok(r):
-    assert r.returncode==0, r.stderr[-2000:]
-    assert 'Traceback' not in r.stderr
-    return r
-
-def fails(r, msg):
-    "Exit status 1, one line on stderr starting with hpa-prep:, containing `msg`, no traceback"
-    assert r.returncode==1 and 'Traceback' not in r.stderr, r.stderr[-2000:]
-    line = r.stderr.strip()
-    assert len(line.splitlines())==1 and line.startswith('hpa-prep: ') and msg in line, line
+from helpers import cmd, run, ok, fails
 
 def prep(*args, **kw):
     "Run `hpa-prep` in this process (no interpreter start-up); returns the exit status"
@@ -101,7 +87,7 @@ def test_kill_and_resume(tmp_path, capsys):
     make_synth(tmp_path/'s', n=120, size=96, seed=1, progress=False)
     src,c = tmp_path/'s'/'train',tmp_path/'c'
     args = ['hpa-prep', src, '--csv', tmp_path/'s/train.csv', '--out', c, '--sizes', '96,48', '--workers', 1, '--quiet']
-    p = subprocess.Popen([str(BIN/args[0]), *map(str, args[1:])], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     t0 = time.time()
     while time.time()-t0<120 and len(list((c/'48').glob('*.npy')) if (c/'48').is_dir() else [])<20: time.sleep(0.05)
     p.send_signal(signal.SIGKILL); p.wait()

@@ -5,10 +5,9 @@ import pandas as pd
 from pathlib import Path
 from safetensors.torch import load_file
 
-BIN = Path(sys.executable).parent
+from helpers import cmd as _cmd
 SCHED = 'crop24:2:1e-2,full:1:5e-3'  # fit 0 = stage 0 (2 epochs), fit 1 = stage 1; `done` counts a fit's epochs
 
-def _cmd(*args): return [str(BIN/args[0]), *map(str, args[1:])]
 def _train(d, out): return _cmd('hpa-train', '--csv', d/'train.csv', '--out', out, '--schedule', SCHED, '--bs', 8, '--n-folds', 4,
                                 '--seed', 7, '--workers', 0, '--arch', 'resnet10t', '--quiet')
 

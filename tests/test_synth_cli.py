@@ -4,9 +4,9 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image
 
-EXE = Path(sys.executable).parent/'hpa-synth'
+from helpers import run as _run
 
-def run(*args): return subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, timeout=120)
+def run(*args): return _run('hpa-synth', *args, timeout=120)
 
 def test_hpa2018(tmp_path):
     r = run('--path', tmp_path/'s', '--n', 12, '--size', 48, '--quiet')

@@ -5,7 +5,7 @@ from hpa_fastai.synth import make_synth
 from hpa_fastai.labels import read_labels
 from hpa_fastai.learner import train
 
-BIN = Path(sys.executable).parent
+from helpers import run
 SCHED = 'crop32:1:3e-3,full:1:1e-3'
 
 @pytest.fixture(scope='module')
@@ -13,9 +13,6 @@ def tiny(tmp_path_factory):
     p = tmp_path_factory.mktemp('tiny')
     make_synth(p, n=60, size=64, seed=3, progress=False)
     return p
-
-def run(*args, cwd=None):
-    return subprocess.run([str(BIN/args[0]), *map(str, args[1:])], capture_output=True, text=True, cwd=cwd, timeout=600)
 
 def test_hpa_train_cli(tiny, tmp_path):
     r = run('hpa-train', '--csv', tiny/'train.csv', '--out', 'm', '--schedule', SCHED, '--bs', 16, '--quiet', cwd=tmp_path)  # a relative --out, as users type it
