@@ -1,5 +1,5 @@
 "Every bad input named in the foundation issue gets an `HPADataError` whose sentence names the file, row or option."
-import numpy as np, pandas as pd, pytest
+import numpy as np, pytest
 from PIL import Image
 from hpa_fastai.labels import *
 from hpa_fastai.image import *

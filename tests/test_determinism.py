@@ -1,8 +1,7 @@
 """Determinism: the same seed on the CPU, in two fresh processes, gives identical fold assignments (`OUT/folds.csv`)
 and an identical first-epoch training loss (`OUT/history.csv`)."""
-import subprocess, sys, pytest
+import subprocess
 import pandas as pd
-from pathlib import Path
 from hpa_fastai.synth import make_synth
 from hpa_fastai.labels import read_labels
 from hpa_fastai.data import add_folds

@@ -1,12 +1,13 @@
 "End to end: `hpa-download` against a local HTTP server serving the real HPAv18 JPEGs, with injected faults (500s, timeouts, truncated bodies, corrupt bodies, 404s), resume, and a kill half-way."
-import subprocess, sys, time, signal, shutil, pytest, numpy as np, pandas as pd
+import subprocess, time, signal, pytest, pandas as pd
 from types import SimpleNamespace
-from pathlib import Path
+from functools import partial
 from PIL import Image
 from hpa_fastai.download import FaultServer, hpav18_url, hpa_download
 from hpa_fastai.image import open_hpa, STAINS
 
 from helpers import cmd, run
+run = partial(run, timeout=300)
 FAST = ['--timeout', 1, '--retries', 3, '--backoff', 0.05, '--workers', 8, '--quiet']
 
 def run_here(capsys, **kw):

@@ -1,6 +1,5 @@
 "End to end: `hpa-dupes` on the real Kaggle 2018 and HPAv18 images plus perturbed copies (precision/recall of the pairs), `hpa-train --dupes` folds, `hpa-predict --dupes` averaging, bad inputs."
-import subprocess, sys, itertools, pytest, numpy as np, pandas as pd
-from pathlib import Path
+import itertools, pytest, numpy as np, pandas as pd
 from PIL import Image
 from hpa_fastai.dupes import perturbed_copies, pair_set, pair_scores, read_dupes, hpa_dupes
 from hpa_fastai.download import to_plane, decode_jpeg

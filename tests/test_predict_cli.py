@@ -1,11 +1,13 @@
 "End to end: `hpa-predict` on synthetic and real images, id order, the Zero-to-GANs layout, fold ensembles and bad inputs."
-import subprocess, sys, pytest, numpy as np, pandas as pd
+import pytest, numpy as np, pandas as pd
 from pathlib import Path
+from functools import partial
 from hpa_fastai.synth import make_synth
 from hpa_fastai.labels import read_labels
 from hpa_fastai.cli import hpa_predict
 
 from helpers import run, ok, fails
+run = partial(run, timeout=300)
 DATA = Path(__file__).resolve().parents[2]/'shared'/'data'
 SCHED = 'full:1:1e-3'
 

@@ -1,11 +1,13 @@
 "End to end: `hpa-prep` caches, then `hpa-train`/`hpa-predict` on the cache; corrupt sources; kill and resume; bad options; real data."
-import json, os, signal, subprocess, sys, time, pytest, numpy as np, pandas as pd
+import json, os, signal, subprocess, time, pytest, numpy as np, pandas as pd
 from pathlib import Path
+from functools import partial
 from hpa_fastai.synth import make_synth
 from hpa_fastai.image import open_hpa
 from hpa_fastai.cache import hpa_prep
 
-from helpers import cmd, run, ok, fails
+from helpers import cmd, run, ok
+run = partial(run, timeout=300)
 
 def prep(*args, **kw):
     "Run `hpa-prep` in this process (no interpreter start-up); returns the exit status"

@@ -1,8 +1,7 @@
 """Kill and resume: `hpa-train` is killed with SIGKILL inside a stage and at the stage switch, `hpa-train --resume OUT`
 finishes the run, and the result is compared with an uninterrupted run of the same seed."""
-import os, re, signal, subprocess, sys, time, pytest, torch
+import os, re, signal, subprocess, time, pytest, torch
 import pandas as pd
-from pathlib import Path
 from safetensors.torch import load_file
 
 from helpers import cmd as _cmd

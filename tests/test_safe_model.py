@@ -1,7 +1,6 @@
 """The safe model pair: `model.safetensors` + `model.json` load without unpickling anything (pickle and torch.load are
 disabled in a fresh process), give the predictions of `export.pkl`, and a folder holding both is loaded from the pair."""
 import json, pickle, subprocess, sys, pytest, torch
-from pathlib import Path
 from hpa_fastai.synth import make_synth
 from hpa_fastai.learner import train
 from hpa_fastai.inference import load_model, predict

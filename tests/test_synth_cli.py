@@ -1,6 +1,4 @@
 "End-to-end checks of the installed `hpa-synth` console script (the library itself is tested in nbs/02_synth.ipynb)"
-import subprocess, sys
-from pathlib import Path
 import pandas as pd
 from PIL import Image
 

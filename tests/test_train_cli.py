@@ -1,6 +1,5 @@
 "End to end: `hpa-train` on a tiny synthetic set, the export round trip in a fresh process, and bad options."
 import json, subprocess, sys, pytest, torch
-from pathlib import Path
 from hpa_fastai.synth import make_synth
 from hpa_fastai.labels import read_labels
 from hpa_fastai.learner import train
@@ -70,7 +69,7 @@ def test_hpa_train_missing_image(tiny, tmp_path):
     (tmp_path/'d/train'/f'{df.id[5]}_yellow.png').unlink()
     r = run('hpa-train', '--csv', tmp_path/'d/train.csv', '--out', tmp_path/'m', '--schedule', SCHED, '--quiet')
     assert r.returncode!=0 and 'Traceback' not in r.stderr
-    assert f"1 of 60 samples have no usable image" in r.stderr and f"missing its yellow channel" in r.stderr
+    assert "1 of 60 samples have no usable image" in r.stderr and "missing its yellow channel" in r.stderr
 
 def test_hpa_train_all_folds_then_ensemble(tiny, tmp_path):
     "K-fold: OOF probabilities for every image once, thresholds fitted on them, and the folds predicted as one ensemble"
