@@ -1,7 +1,7 @@
 "Shared helpers of the benchmarks: the machine, the page cache, the 512 px data sets"
-import os, platform, shutil, subprocess, tempfile, time
+import os, platform, shutil, subprocess
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import pandas as pd, torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get('HPA_SHARED_DATA', ROOT.parent/'shared'/'data'))

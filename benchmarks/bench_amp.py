@@ -9,7 +9,7 @@ and each ratio against fp32 measured in the same run.
 """
 import time, warnings
 warnings.filterwarnings('ignore')
-import torch, torch.nn as nn
+import torch
 from fastcore.script import call_parse
 from fastai.vision.all import Learner, DataLoaders, BCEWithLogitsLossFlat, Callback
 import timm

@@ -12,9 +12,9 @@ import numpy as np, pandas as pd, torch
 from PIL import Image
 from fastcore.script import call_parse, store_true
 import types
-from fastai.vision.all import DisplayedTransform, Pipeline, TfmdDL, to_device
+from fastai.vision.all import DisplayedTransform, Pipeline, TfmdDL
 from hpa_fastai.labels import read_labels
-from hpa_fastai.image import TensorImageRGBY, RGBYBlock
+from hpa_fastai.image import TensorImageRGBY
 from hpa_fastai.data import hpa_dls, add_folds
 from hpa_fastai.cache import prep_cache
 from _common import machine, load_avg, drop_caches, data_512, du

@@ -4,7 +4,7 @@ it must stay flat in the data set size (the loader keeps no per-sample state; th
     python benchmarks/bench_memory.py                  # N=256 and 1024 samples (1 GiB of cache), ~2 min
     python benchmarks/bench_memory.py --n 4096 --mult 6 # 4 GiB and 24 GiB: more than this machine's RAM
 """
-import json, os, shutil, subprocess, sys, tempfile, threading, time, warnings
+import json, shutil, subprocess, sys, tempfile, threading, time, warnings
 from pathlib import Path
 warnings.filterwarnings('ignore')
 import numpy as np, pandas as pd, psutil

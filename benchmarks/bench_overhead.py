@@ -10,7 +10,6 @@ import numpy as np, torch, torch.nn as nn
 from functools import partial
 from fastcore.script import call_parse
 from fastai.vision.all import Learner, DataLoaders, OptimWrapper, BCEWithLogitsLossFlat, Adam, Callback
-from hpa_fastai.learner import hpa_learner
 import timm
 from _common import machine, load_avg
 

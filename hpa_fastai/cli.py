@@ -74,7 +74,7 @@ def _train_folds(folds, fold=None, **kw):
           f"thresholds fitted on them ({out/'thresholds.txt'}); {len(ids)} OOF predictions in {out/'oof.csv'}; models in {out}/fold*/export.pkl")
     return ids,probs,targs,th
 
-# %% ../nbs/12_cli.ipynb #d26a7d14
+# %% ../nbs/12_cli.ipynb #185440d9
 @call_parse
 def hpa_train(
     csv:str=None,                  # Label table (Id,Target / ID,Label / Image,Label); default: the synthetic set in --synth
@@ -128,8 +128,9 @@ def hpa_train(
     if not is_rank0(): return learn  # rank 0 reports
     pc = pd.read_csv(Path(out)/'per_class_f1.csv')
     print(pc[pc.support>0].to_string(index=False))
-    print(f"hpa-train: macro F1 {mf1:.4f} over the {int((pc.support>0).sum())} classes in validation fold {learn.hpa.get('fold', fold)}; "
-          f"model in {Path(out)/'export.pkl'}")
+    print(f"hpa-train: macro F1 {mf1:.4f} at threshold {learn.hpa.get('thresh', thresh)} over the {int((pc.support>0).sum())} classes "
+          f"in validation fold {learn.hpa.get('fold', fold)}; model in {Path(out)/'export.pkl'}")
+    print("  (one threshold for all classes; `--folds all` fits one per class on out-of-fold predictions, `hpa-predict --tta` averages views)")
     return learn
 
 # %% ../nbs/12_cli.ipynb #16cebe92
