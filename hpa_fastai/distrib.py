@@ -27,7 +27,7 @@ def is_rank0()->bool:
     "Is this the process that writes files (rank 0, or the only process)?"
     return rank_distrib()==0
 
-# %% ../nbs/13_distrib.ipynb #53f98490
+# %% ../nbs/13_distrib.ipynb #ae7e16bb
 def init_distrib():
     "Join the process group when launched distributed (nccl on GPUs, gloo on CPU); returns this rank's device, or `None`"
     if not is_distributed(): return None
@@ -39,7 +39,8 @@ def init_distrib():
 
 def _leave_group():
     "Destroy the process group at exit, as PyTorch asks, rather than leaving its teardown to interpreter shutdown"
-    if torch.distributed.is_available() and torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
+    from accelerate import PartialState
+    PartialState().destroy_process_group()  # accelerate's: a no-op when the group is gone, or belongs to a fork-launched notebook
 
 def rank_device(cpu:bool=False)->torch.device:
     "This rank's device: its own GPU under a launcher, else fastai's `default_device`"
