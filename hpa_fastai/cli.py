@@ -97,8 +97,8 @@ def hpa_train(
     pretrained:bool_arg=False,     # Start from pretrained weights (a local --weights file or the timm cache)
     weights:str=None,              # Local timm checkpoint file of ARCH (implies --pretrained)
     extra_init:str='red',          # Pretrained only: first-layer init of yellow: red, mean_rb, zero or timm
-    freeze_epochs:int=0,           # Pretrained only: epochs training the head alone before the schedule
-    lr_mult:float=1.,              # Discriminative learning rates: earliest layers at lr/LR_MULT (1: one lr for all)
+    freeze_epochs:int=None,        # Epochs training the head alone before the schedule (default: 1 when pretrained, else 0)
+    lr_mult:float=None,            # Discriminative learning rates after that: earliest layers at lr/LR_MULT (default: 100 when pretrained, else 1)
     oversample:str=None,           # Rare classes: repeat (repeat factors) or sampler (weighted sampler)
     lr_find:store_true=False,      # Only run the learning-rate finder: save OUT/lr_find.png, print suggestions, exit
     workers:int=None,              # DataLoader worker processes (default: automatic)
@@ -128,7 +128,7 @@ def hpa_train(
     if not is_rank0(): return learn  # rank 0 reports
     pc = pd.read_csv(Path(out)/'per_class_f1.csv')
     print(pc[pc.support>0].to_string(index=False))
-    print(f"hpa-train: macro F1 {mf1:.4f} at threshold {learn.hpa.get('thresh', thresh)} over the {int((pc.support>0).sum())} classes "
+    print(f"hpa-train: macro F1 {mf1:.4f} at threshold {learn.thresh} over the {int((pc.support>0).sum())} classes "
           f"in validation fold {learn.hpa.get('fold', fold)}; model in {Path(out)/'export.pkl'}")
     print("  (one threshold for all classes; `--folds all` fits one per class on out-of-fold predictions, `hpa-predict --tta` averages views)")
     return learn
@@ -199,7 +199,7 @@ def hpa_predict(
         if tta not in ('none','mean','max'): raise HPADataError(f"--tta {tta!r} is not an option: use none, mean or max.")
         if rule not in ('model','global','prior'): raise HPADataError(f"--rule {rule!r} is not an option: use model, global or prior.")
         if thresh is not None and rule=='prior': raise HPADataError("--thresh and --rule prior both set the threshold: pass one of them.")
-        learns = [load_model(o) for o in models]
+        learns = [load_hpa(o) for o in models]
         h = learns[0].hpa
         fmt = fmt or h.get('fmt') or 'hpa2018'
         images = Path(images) if images else _predict_images(csv)
@@ -237,7 +237,7 @@ def hpa_demo(
     ho = Path(synth)/'heldout'
     try: df = read_labels(make_synth(ho, n=n_heldout, size=128, seed=2024, progress=False))
     except HPADataError as e: raise SystemExit(f"hpa-demo: {e}") from None
-    pred = load_model(out).predict_ids(df.id, ho/'train')
+    pred = load_hpa(out).predict_ids(df.id, ho/'train')
     pred['true'] = df.names
     for _,r in pred.iterrows(): print(f"{r.id[:8]}  true: {'; '.join(r.true):<45} predicted: {'; '.join(r.predicted)}")
     exact = sum(set(a)==set(b) for a,b in zip(pred.true, pred.predicted))

@@ -17,17 +17,19 @@ from .labels import *
 from .learner import _counts, f1_per_class, macro_f1
 from .data import multi_hot
 from .safe import _atomic
-from .inference import load_model
+from .inference import load_hpa, model_thresh
+from .interpret import HPAInterpretation
 
 # %% auto #0
-__all__ = ['EvalReport', 'evaluate', 'read_probs', 'read_submission', 'model_probs', 'align_preds', 'per_class_md',
-           'plot_f1_per_class', 'plot_f1_vs_thresh', 'write_report', 'evaluate_files']
+__all__ = ['PICTURES', 'EvalReport', 'evaluate', 'read_probs', 'read_submission', 'model_probs', 'align_preds', 'per_class_md',
+           'plot_f1_per_class', 'plot_f1_vs_thresh', 'write_report', 'write_pictures', 'evaluate_files']
 
 # %% ../nbs/07_evaluate.ipynb #556f6310
 class EvalReport:
     "Scores of `preds` (probabilities or 0/1) against multi-hot `targs` for `classes` at threshold `thresh`"
     def __init__(self, preds:np.ndarray, targs:np.ndarray, classes:list, thresh=0.5, is_probs:bool=True, ids:list=None, source:str=''):
         store_attr()
+        self.pictures,self.notes = [],[]  # pictures of a model's errors in the report folder (`write_pictures`), and why any is missing
         p,t = torch.as_tensor(preds, dtype=torch.float32),torch.as_tensor(targs, dtype=torch.float32)
         th = torch.as_tensor(np.asarray(thresh, dtype=np.float32) if is_probs else 0.5)
         tp,fp,fn,sup = [o.numpy() for o in _counts(p, t, th)]
@@ -62,6 +64,7 @@ class EvalReport:
         res = dict(source=self.source, n_samples=self.n, n_classes=len(self.classes), n_classes_present=self.n_present,
                    thresh=(np.asarray(self.thresh, dtype=float).tolist() if self.is_probs else None), probabilities=self.is_probs,
                    macro_f1_present=self.macro_f1_present, macro_f1_all=self.macro_f1_all, micro_f1=self.micro_f1)
+        if self.pictures: res['pictures'] = list(self.pictures)
         if self.is_probs:
             c = self.f1_vs_thresh()
             best = c.iloc[int(c.macro_f1_present.values.argmax())]
@@ -70,9 +73,10 @@ class EvalReport:
 
     def summary(self)->str:
         "Headline lines as printed by `hpa-evaluate`"
+        pics = f"\npictures of the model's errors: {', '.join(self.pictures)}" if self.pictures else ''
         return (f"macro F1 {self.macro_f1_present:.4f} over the {self.n_present} classes present in the labels\n"
                 f"macro F1 {self.macro_f1_all:.4f} over all {len(self.classes)} classes, competition style (a class without examples counts 0)\n"
-                f"micro F1 {self.micro_f1:.4f}; {self.n} samples; threshold {self.thresh_str}")
+                f"micro F1 {self.micro_f1:.4f}; {self.n} samples; threshold {self.thresh_str}" + pics + ''.join(f'\n{o}' for o in self.notes))
 
     def __repr__(self): return f"EvalReport({self.source or 'predictions'})\n{self.summary()}"
 
@@ -172,8 +176,20 @@ def read_submission(
     return df[ic].str.strip().tolist(), x
 
 # %% ../nbs/07_evaluate.ipynb #03934882
+def _model_thresh(learn):
+    "The model's threshold: one number when all classes share it, else a list with one per class"
+    th = model_thresh(learn)
+    return round(th[0].item(), 6) if bool((th==th[0]).all()) else [round(o, 6) for o in th.tolist()]
+
+def _model(model:str|Path, classes:list):
+    "Load `model` and check that it predicts `classes`"
+    learn = load_hpa(model)
+    mc = learn.hpa.get('classes')
+    if mc is not None and list(mc)!=list(classes): raise HPADataError(f"Model {model} predicts {len(mc)} classes that differ from the {len(classes)} classes of the labels: use labels of the model's format.")
+    return learn
+
 def model_probs(
-    model:str|Path,  # Exported model (`export.pkl`)
+    model:str|Path,  # Exported model: model.safetensors (+ model.json), export.pkl, or their folder
     images:str|Path, # Image folder holding the labelled ids
     ids:list,        # Sample ids to predict
     classes:list,    # Class names the labels use, checked against the model's
@@ -182,11 +198,9 @@ def model_probs(
     "Ids, probabilities and the model's threshold for `ids` in `images`, predicted by the exported `model`"
     images = Path(images)
     if not images.is_dir(): raise HPADataError(f"Image folder {images} does not exist.")
-    learn = load_model(model)
-    mc = learn.hpa.get('classes')
-    if mc is not None and list(mc)!=list(classes): raise HPADataError(f"Model {model} predicts {len(mc)} classes that differ from the {len(classes)} classes of the labels: use labels of the model's format.")
+    learn = _model(model, classes)
     with learn.no_bar(): df = learn.predict_ids(list(ids), images, bs=bs)
-    return list(ids), np.array(df.probs.tolist(), dtype=np.float32), learn.hpa.get('thresh', 0.5)
+    return list(ids), np.array(df.probs.tolist(), dtype=np.float32), _model_thresh(learn)
 
 # %% ../nbs/07_evaluate.ipynb #066096a6
 def _few(xs, n=3): return ', '.join(map(repr, list(xs)[:n])) + (', ...' if len(xs)>n else '')
@@ -246,8 +260,10 @@ def plot_f1_vs_thresh(r:EvalReport, ax=None, figsize=(6,4)):
     return ax
 
 # %% ../nbs/07_evaluate.ipynb #7aca59fe
+PICTURES = ('top_losses.png', 'confused_pairs.png', 'f1_vs_threshold_per_class.png', 'cam.png')  # what `write_pictures` can write
+
 def write_report(r:EvalReport, folder:str|Path='report')->Path:
-    "Write metrics.json, per_class.csv, per_class.md, f1_per_class.png and (with probabilities) f1_vs_threshold.png to `folder`"
+    "Write metrics.json, per_class.csv, per_class.md, f1_per_class.png and (with probabilities) f1_vs_threshold.png to `folder`; remove stale `PICTURES` that `r` lacks"
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     _atomic(folder/'metrics.json', lambda f: Path(f).write_text(json.dumps(r.metrics(), indent=1)+'\n'))
     _atomic(folder/'per_class.csv', lambda f: r.per_class.round(4).to_csv(f, index=False))
@@ -258,20 +274,45 @@ def write_report(r:EvalReport, folder:str|Path='report')->Path:
         _atomic(folder/fn, lambda f: ax.figure.savefig(f, format='png', dpi=80, bbox_inches='tight'))
         plt.close(ax.figure)
     if not r.is_probs and (folder/'f1_vs_threshold.png').exists(): (folder/'f1_vs_threshold.png').unlink()  # stale, from an earlier run with probabilities
+    for o in PICTURES:
+        if o not in r.pictures and (folder/o).exists(): (folder/o).unlink()  # stale, from an earlier run with a model
     return folder
+
+# %% ../nbs/07_evaluate.ipynb #49124e17
+def _save(fig, fn):
+    _atomic(fn, lambda f: fig.savefig(f, format='png', dpi=80, bbox_inches='tight'))
+    plt.close(fig)
+
+def write_pictures(
+    interp:HPAInterpretation, # The model's interpretation on the labelled images
+    r:EvalReport,             # The report they belong to: `r.pictures` and `r.notes` are filled in
+    folder:str|Path='report', # Report folder
+    k:int=9,                  # Images in `top_losses.png`
+    n_cam:int=4,              # Images in `cam.png`
+)->list:
+    "Write `top_losses.png`, `confused_pairs.png`, `f1_vs_threshold_per_class.png` and `cam.png` of `interp` to `folder`; returns their names"
+    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    figs = dict(zip(PICTURES[:3], (lambda: interp.plot_top_losses(k), interp.plot_confusion, interp.plot_f1_vs_thresh)))
+    figs['cam.png'] = lambda: interp.plot_cam(interp.top_losses(n_cam)[1].tolist())
+    r.pictures,r.notes = [],[]
+    for fn,f in figs.items():
+        try: _save(f(), folder/fn)
+        except HPADataError as e: r.notes.append(f"no {fn}: {e}"); plt.close('all'); continue
+        r.pictures.append(fn)
+    return r.pictures
 
 # %% ../nbs/07_evaluate.ipynb #784784eb
 def evaluate_files(
     labels:str|Path,     # Labelled table (Id,Target / ID,Label / Image,Label)
     probs:str=None,      # Probabilities: CSV (id + one column per class) or .npy
     submission:str=None, # Submission CSV of 0/1 decisions (Id,Predicted / ID,Label / Image,Label)
-    model:str=None,      # Exported model (export.pkl), with `images`
+    model:str=None,      # Exported model (model.safetensors, export.pkl or their folder), with `images`
     images:str=None,     # Image folder for `model`
     ids:str=None,        # Id list for a .npy `probs`
     thresh=None,         # Threshold for probabilities; default the model's, else 0.5
     out:str=None,        # Report folder; `None`: write nothing
 )->EvalReport:
-    "Score one source of predictions against the `labels` table, and write the report to `out`"
+    "Score one source of predictions against the `labels` table, and write the report to `out` (with a model, pictures of its errors too)"
     given = [n for n,v in dict(probs=probs, submission=submission, model=model).items() if v]
     if len(given)!=1: raise HPADataError(f"Give exactly one of --probs, --submission or --model (got {', '.join(given) or 'none'}).")
     if model and not images: raise HPADataError("--model needs --images, the folder holding the labelled images.")
@@ -281,8 +322,12 @@ def evaluate_files(
     if probs:        (pids,x),src = read_probs(probs, classes, ids),str(probs)
     elif submission: (pids,x),src = read_submission(submission, classes),str(submission)
     else:
-        pids,x,mth = model_probs(model, images, lbl.id, classes)
-        src,thresh = f'{model} on {images}',ifnone(thresh, mth)
+        if not Path(images).is_dir(): raise HPADataError(f"Image folder {images} does not exist.")
+        learn = _model(model, classes)
+        src,thresh = f'{model} on {images}',ifnone(thresh, _model_thresh(learn))
+        interp = HPAInterpretation.from_labels(learn, lbl, images, thresh=thresh)
+        pids,x = lbl.id.tolist(),interp.probs.numpy()
     r = evaluate(align_preds(pids, x, lbl, src), multi_hot(lbl), classes, ifnone(thresh, .5), is_probs=not submission, ids=lbl.id.tolist(), source=src)
+    if out and model: write_pictures(interp, r, out)
     if out: write_report(r, out)
     return r

@@ -17,8 +17,9 @@ from .labels import *
 
 # %% auto #0
 __all__ = ['STAINS', 'STAIN_RGB', 'IMG_EXTS', 'STACK_EXTS', 'parse_channels', 'channel_letters', 'npy_meta', 'read_npy',
-           'read_image', 'to_uint8', 'stain_plane', 'cache_info', 'find_files', 'open_hpa', 'hpa_composite',
-           'hpa_split', 'TensorImageRGBY', 'HPAOpener', 'RGBYBlock', 'show_batch', 'show_results', 'HPAReader']
+           'read_image', 'to_uint8', 'stain_plane', 'cache_info', 'find_files', 'open_hpa', 'open_item',
+           'hpa_composite', 'hpa_split', 'TensorImageRGBY', 'HPAOpener', 'RGBYBlock', 'show_batch', 'show_results',
+           'HPAReader']
 
 # %% ../nbs/01_image.ipynb #3e769984
 STAINS = ('red','green','blue','yellow')
@@ -168,14 +169,8 @@ def _whole(x:np.ndarray, cs, size, have:tuple=None)->bool:
 def _hw(size)->tuple: return (size,size) if isinstance(size, int) else tuple(size)
 
 # %% ../nbs/01_image.ipynb #09dd970b
-def open_hpa(
-    fn:str|Path,          # `folder/id`: the sample's path without the `_<stain>.ext` suffix
-    channels:str='rgby',  # Stains to read, in this order
-    size:int|tuple=None,  # Resize to this (area interpolation when shrinking); `None` keeps the file's size
-)->np.ndarray:
-    "Read one HPA sample of any supported format as a `uint8` array `(C,H,W)`"
-    fn,cs = Path(fn),parse_channels(channels)
-    files = find_files(fn.parent, fn.name, cs)
+def _read_files(fn:Path, files:dict, cs:tuple, size)->np.ndarray:
+    "Read the stains `cs` of sample `fn` from `files` (a `find_files` answer) as a `uint8` array `(C,H,W)` at `size`"
     if 'stack' in files:
         st = files['stack']
         x,have = read_image(st),_cache_stains(st.parent)
@@ -187,6 +182,45 @@ def open_hpa(
         desc = ', '.join(f'{c} {p.shape[1]}x{p.shape[0]} ({files.get(c, files.get("stack")).name})' for c,p in zip(cs,planes))
         raise HPADataError(f"Sample {fn.name!r} in {fn.parent} has channels of different sizes: {desc}.")
     return np.stack([_resize(p, size) for p in planes])
+
+def open_hpa(
+    fn:str|Path,          # `folder/id`: the sample's path without the `_<stain>.ext` suffix
+    channels:str='rgby',  # Stains to read, in this order
+    size:int|tuple=None,  # Resize to this (area interpolation when shrinking); `None` keeps the file's size
+)->np.ndarray:
+    "Read one HPA sample of any supported format as a `uint8` array `(C,H,W)`"
+    fn,cs = Path(fn),parse_channels(channels)
+    return _read_files(fn, find_files(fn.parent, fn.name, cs), cs, size)
+
+# %% ../nbs/01_image.ipynb #a75e1bf1
+def _stain_of(fn:Path)->str|None:
+    "The stain that file name `fn` ends with (`<id>_green.png` -> 'green'), or `None`"
+    return first(c for c in STAINS if fn.stem.endswith(f'_{c}'))
+
+def _from_array(x, cs:tuple, size)->np.ndarray:
+    "The `uint8` `(C,H,W)` array of stains `cs` held by image array or tensor `x`, resized to `size`"
+    shape = tuple(x.shape)
+    if isinstance(x, Tensor): x = (x.float() if x.is_floating_point() else x).detach().cpu().numpy()
+    if x.ndim==2: x = x[None]
+    elif x.ndim==3 and x.shape[-1]<=4 and x.shape[0]>4: x = x.transpose(2,0,1)   # (H,W,C)
+    if x.ndim!=3 or x.shape[0]!=len(cs):
+        raise HPADataError(f"An image array of shape {shape} has {x.shape[0] if x.ndim==3 else '?'} channel(s), but {len(cs)} are expected ({channel_letters(cs)}): "
+                           f"pass (C,H,W) or (H,W,C) with C={len(cs)}, the stains in that order.")
+    x = to_uint8(x, f'array {shape}')
+    return np.stack([_resize(p, size) for p in x]) if size is not None else np.ascontiguousarray(x)
+
+def open_item(
+    item,                 # `folder/<id>`, one of its files `folder/<id>_<stain>.png`, a stacked `<id>.npy/.png/.tif`, or an array/tensor
+    channels:str='rgby',  # Stains to read, in this order
+    size:int|tuple=None,  # Resize to this; `None` keeps the size
+)->np.ndarray:
+    "Read one image, given as a sample path, one of its files or an array, as a `uint8` array `(C,H,W)`"
+    cs = parse_channels(channels)
+    if isinstance(item, (np.ndarray, Tensor)): return _from_array(item, cs, size)
+    fn = Path(item)
+    if fn.suffix.lower() not in IMG_EXTS+STACK_EXTS or not fn.is_file(): return open_hpa(fn, cs, size)
+    if st:=_stain_of(fn): return open_hpa(fn.parent/fn.stem[:-len(st)-1], cs, size)
+    return _read_files(fn.with_suffix(''), {'stack': fn}, cs, size)
 
 # %% ../nbs/01_image.ipynb #ab9fa4e2
 def hpa_composite(x:Tensor, channels='rgby')->Tensor:
@@ -209,9 +243,9 @@ _default_channels = {4:'rgby', 3:'rgb', 1:'g'}
 class TensorImageRGBY(TensorImage):
     "A multi-channel fluorescence image `(C,H,W)`; `channels` names its stains; it shows as the HPA composite"
     @classmethod
-    def create(cls, fn:str|Path, channels:str='rgby', size:int|tuple=None)->TensorImageRGBY:
-        "Open sample `fn` (`folder/id`) with stains `channels`, resized to `size`"
-        return cls(torch.from_numpy(open_hpa(fn, channels, size)), channels=channel_letters(channels))
+    def create(cls, fn, channels:str='rgby', size:int|tuple=None)->TensorImageRGBY:
+        "Open `fn` (sample `folder/id`, one of its files, or an array: see `open_item`) with stains `channels`, resized to `size`"
+        return cls(torch.from_numpy(open_item(fn, channels, size)), channels=channel_letters(channels))
 
     @property
     def stains(self)->str:
@@ -229,7 +263,7 @@ class TensorImageRGBY(TensorImage):
 
 # %% ../nbs/01_image.ipynb #38fd9df4
 class HPAOpener(DisplayedTransform):
-    "Open a sample path as a `TensorImageRGBY`; a `Transform` subclass so an exported `Learner` pickles it"
+    "Open a sample path (or any input of `open_item`) as a `TensorImageRGBY`; a `Transform` subclass so an exported `Learner` pickles it"
     def __init__(self, channels:str='rgby', size:int|tuple=None):
         super().__init__()
         self.channels,self.size = channel_letters(channels),size
@@ -246,11 +280,17 @@ def RGBYBlock(
 # %% ../nbs/01_image.ipynb #e83ad8b6
 import textwrap
 
+def _wrap(t:str, width=28)->str: return '\n'.join(textwrap.fill(o, width) for o in re.sub(r';\s*', '; ', t).split('\n'))
+
 def _wrap_titles(ctxs, width=28):
     for ax in ctxs:
         t = ax.get_title()
-        if t: ax.set_title('\n'.join(textwrap.fill(o, width) for o in t.replace(';', '; ').split('\n')), fontsize=9)
+        if t: ax.set_title(_wrap(t, width), fontsize=9)
     return ctxs
+
+def _names(o)->list:
+    "The class names of a decoded target or prediction: a `MultiCategory`, a single category or a list"
+    return [str(c) for c in o] if is_listy(o) else [str(o)]
 
 @dispatch
 def show_batch(x:TensorImageRGBY, y, samples, ctxs=None, max_n=10, nrows=None, ncols=None, figsize=None, **kwargs):
@@ -259,15 +299,118 @@ def show_batch(x:TensorImageRGBY, y, samples, ctxs=None, max_n=10, nrows=None, n
 
 @dispatch
 def show_results(x:TensorImageRGBY, y, samples, outs, ctxs=None, max_n=10, nrows=None, ncols=None, figsize=None, **kwargs):
-    if ctxs is None: ctxs = get_grid(min(len(samples), max_n), nrows=nrows, ncols=ncols, figsize=figsize)
-    ctxs = show_results[object](x, y, samples, outs, ctxs=ctxs, max_n=max_n, **kwargs)
-    return _wrap_titles(ctxs)
+    new = ctxs is None
+    if new: ctxs = get_grid(min(len(samples), max_n), nrows=nrows, ncols=ncols, figsize=figsize)
+    for s,o,ax,_ in zip(samples, outs, ctxs, range(max_n)):
+        t,p = _names(s[1]),_names(o[0])
+        s[0].show(ctx=ax, **kwargs)
+        ax.set_title(_wrap(f"true: {'; '.join(t) or '(none)'}") + '\n' + _wrap(f"pred: {'; '.join(p) or '(none)'}"),
+                     color='green' if sorted(t)==sorted(p) else 'red', fontsize=9)
+    if new: ctxs[0].figure.tight_layout()   # room for titles of several lines
+    return ctxs
 
 # %% ../nbs/01_image.ipynb #76f7a9b9
 class HPAReader(DisplayedTransform):
-    "Map a row of a `read_labels` table to its sample path `path/id`; a path passes through unchanged"
+    "Map a row of a `read_labels` table to its sample path `path/id`; a path passes through as a `Path`, an image array or tensor unchanged"
+    input_types = (pd.Series, dict, str, os.PathLike, np.ndarray, Tensor)   # what `test_dl`/`predict` may be given; see below
     def __init__(self, path:str|Path, col:str='id'):
         super().__init__()
         self.path,self.col = Path(path),col
-    def encodes(self, r): return Path(r) if isinstance(r,(str,Path)) else self.path/r[self.col]
+    def encodes(self, r):
+        if isinstance(r, (str, os.PathLike)): return Path(r)
+        if isinstance(r, (np.ndarray, Tensor)): return r
+        return self.path/r[self.col]
     def __repr__(self): return f"HPAReader({str(self.path)!r})"
+
+# %% ../nbs/01_image.ipynb #b3eec3ee
+_pad_modes = dict(zeros='constant', border='edge', reflection='reflect')
+_interp = {Image.NEAREST:'nearest-exact', Image.BILINEAR:'bilinear', Image.BICUBIC:'bicubic'}
+
+def _like(t:Tensor, x:Tensor)->Tensor:
+    "`t` as the type of `x`, with its metadata (`channels`)"
+    res = t.as_subclass(type(x))
+    res.set_meta(x, as_copy=True)
+    return res
+
+def _resize_t(x:Tensor, hw:tuple, mode=Image.BILINEAR)->Tensor:
+    "Resize the last two dims of `x` to `hw` (h,w) as PIL does: antialiased bilinear (or `mode`); `uint8` stays `uint8`"
+    m = _interp.get(mode, 'bilinear')
+    t = x.as_subclass(Tensor)
+    y = F.interpolate(t.reshape(-1, *t.shape[-3:]).float(), size=tuple(hw), mode=m, **({} if m.startswith('nearest') else dict(antialias=True, align_corners=False)))
+    y = y.reshape(*t.shape[:-2], *hw)
+    return y.round().clamp(0,255).to(t.dtype) if t.dtype==torch.uint8 else y.to(t.dtype)
+
+@patch
+def crop_pad(x:TensorImageRGBY,
+    sz:int|tuple,          # Size (w,h) of the box to crop and/or pad to
+    tl:tuple=None,         # Top-left (x,y) of the box, which may lie outside the image; `None` centres it
+    orig_sz:tuple=None,    # Size (w,h) of `x`
+    pad_mode=PadMode.Zeros,# How to fill the part of the box outside the image: a `PadMode`
+    resize_mode=Image.BILINEAR, # PIL resample mode of the resize
+    resize_to:tuple=None,  # Resize the box to this (w,h) after cropping
+)->TensorImageRGBY:
+    "fastai's `crop_pad` of a PIL image, for `TensorImageRGBY`: crop and/or pad to the `sz` box at `tl`, then resize to `resize_to`"
+    w,h = (sz,sz) if isinstance(sz, int) else sz
+    W,H = orig_sz or (x.shape[-1], x.shape[-2])
+    l,t = ((W-w)//2, (H-h)//2) if tl is None else (int(tl[0]), int(tl[1]))
+    res = x.as_subclass(Tensor)[..., max(t,0):min(t+h,H), max(l,0):min(l+w,W)]
+    pad = [(max(-t,0), max(t+h-H,0)), (max(-l,0), max(l+w-W,0))]
+    if any(sum(pad, ())):
+        res = torch.from_numpy(np.pad(res.cpu().numpy(), [(0,0)]*(res.ndim-2)+pad, mode=_pad_modes[pad_mode])).to(x.device)
+    if resize_to is not None and tuple(res.shape[-2:])!=(resize_to[1],resize_to[0]): res = _resize_t(res, (resize_to[1],resize_to[0]), resize_mode)
+    return _like(res, x)
+
+def _wh(x:Tensor): return fastuple(x.shape[-1], x.shape[-2])
+
+@Resize
+def encodes(self, x:TensorImageRGBY):
+    orig_sz = _wh(x)
+    if self.method==ResizeMethod.Squish:
+        return x.crop_pad(orig_sz, fastuple(0,0), orig_sz=orig_sz, pad_mode=self.pad_mode, resize_mode=self.mode, resize_to=self.size)
+    w,h = orig_sz
+    op = (operator.lt,operator.gt)[self.method==ResizeMethod.Pad]
+    m = w/self.size[0] if op(w/self.size[0],h/self.size[1]) else h/self.size[1]
+    cp_sz = (int(m*self.size[0]),int(m*self.size[1]))
+    tl = fastuple(int(self.pcts[0]*(w-cp_sz[0])), int(self.pcts[1]*(h-cp_sz[1])))
+    return x.crop_pad(cp_sz, tl, orig_sz=orig_sz, pad_mode=self.pad_mode, resize_mode=self.mode, resize_to=self.size)
+
+@RandomResizedCrop
+def encodes(self, x:TensorImageRGBY):
+    res = x.crop_pad(self.cp_size, self.tl, orig_sz=self.orig_sz, resize_mode=self.mode, resize_to=self.final_size)
+    return res.crop_pad(self.size) if self.final_size!=self.size else res   # validation: one final centre crop
+
+@CropPad
+def encodes(self, x:TensorImageRGBY): return x.crop_pad(self.size, (_wh(x)-self.size)//2, pad_mode=self.pad_mode)
+
+@RandomCrop
+def encodes(self, x:TensorImageRGBY): return x.crop_pad(self.size, self.tl, orig_sz=self.orig_sz)
+
+# %% ../nbs/01_image.ipynb #60c01db4
+from fastai.vision.augment import _SaturationLogit, _Hue
+
+def _chans(x:Tensor)->str:
+    "How many channels `x` has, and its stains when known, for a message"
+    cs = getattr(x, 'channels', None)
+    return f"{x.shape[-3]}" + (f" ({cs})" if cs else '')
+
+@Normalize
+def encodes(self, x:TensorImageRGBY):
+    m = torch.as_tensor(self.mean)
+    n = m.shape[1] if m.ndim==x.ndim else m.numel()
+    if n not in (1, x.shape[-3]):
+        raise HPADataError(f"Normalize has statistics for {n} channels but the images have {_chans(x)}: ImageNet's are for RGB photos, "
+                           f"so use per-stain statistics from channel_stats (hpa_dls computes them).")
+    return (x-self.mean) / self.std
+
+def _rgb_only(cls, name:str):
+    "Make `before_call` of fastai's per-batch function `cls` (of transform `name`) refuse a `TensorImageRGBY` that is not RGB"
+    f = getattr(cls.before_call, '__wrapped__', cls.before_call)
+    @functools.wraps(f)
+    def before_call(self, x):
+        if isinstance(x, TensorImageRGBY) and x.shape[-3]!=3:
+            raise HPADataError(f"{name} works on 3-channel RGB images but these have {_chans(x)}: use Brightness or Contrast, which change each stain alone.")
+        return f(self, x)
+    cls.before_call = before_call
+
+_rgb_only(_SaturationLogit, 'Saturation')
+_rgb_only(_Hue, 'Hue')

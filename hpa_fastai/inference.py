@@ -17,12 +17,12 @@ from .learner import check_images, train
 from .distrib import *
 
 # %% auto #0
-__all__ = ['TRAIN_IMAGES', 'SUB_COLS', 'load_model', 'ids_in_folder', 'get_ids', 'DihedralTTA', 'predict', 'thresh_global',
+__all__ = ['TRAIN_IMAGES', 'SUB_COLS', 'load_hpa', 'ids_in_folder', 'get_ids', 'DihedralTTA', 'predict', 'thresh_global',
            'model_thresh', 'thresh_f1', 'prior_freqs', 'thresh_prior', 'apply_thresh', 'label_strings',
            'write_submission', 'write_probs', 'train_folds']
 
 # %% ../nbs/06_inference.ipynb #6ea581a6
-def load_model(fn:str|Path, cpu:bool=True)->Learner:
+def load_hpa(fn:str|Path, cpu:bool=True)->Learner:
     "Load a model: the safe pair `model.safetensors` + `model.json` (either file, or their folder) without unpickling, or an `export.pkl`"
     fn = Path(fn)
     if fn.suffix in ('.safetensors','.json') or (fn.is_dir() and (fn/'model.safetensors').exists()): return load_safe(fn, cpu)
@@ -34,6 +34,7 @@ def load_model(fn:str|Path, cpu:bool=True)->Learner:
             learn = load_learner(fn, cpu=cpu)
     except Exception as e: raise HPADataError(f"Model file {fn} is not a fastai export ({type(e).__name__}: {str(e)[:120]}).") from None
     if not isinstance(getattr(learn, 'hpa', None), dict): raise HPADataError(f"Model file {fn} is a fastai export but not an hpa_fastai one: it has no `hpa` metadata.")
+    if 'thresh' in learn.hpa: learn.thresh = learn.hpa.pop('thresh')  # exported before the loss held the thresholds
     return learn
 
 # %% ../nbs/06_inference.ipynb #dc462935
@@ -72,7 +73,7 @@ class DihedralTTA(Callback):
 
 # %% ../nbs/06_inference.ipynb #5b11fa26
 def _learners(models, cpu=True)->list:
-    learns = [o if isinstance(o, Learner) else load_model(o, cpu) for o in (models if isinstance(models, (list,tuple,L)) else [models])]
+    learns = [o if isinstance(o, Learner) else load_hpa(o, cpu) for o in (models if isinstance(models, (list,tuple,L)) else [models])]
     if not learns: raise HPADataError("No model to predict with: pass at least one export.pkl.")
     h0 = learns[0].hpa
     for i,o in enumerate(learns[1:], 1):
@@ -118,8 +119,8 @@ def thresh_global(t:float=0.5, n:int=28)->Tensor:
     return torch.full((n,), float(t))
 
 def model_thresh(learn:Learner)->Tensor:
-    "The threshold(s) an exported model carries in `learn.hpa['thresh']`, one per class"
-    t,n = learn.hpa.get('thresh', 0.5),len(learn.hpa['classes'])
+    "The threshold(s) a model carries (`learn.thresh`), one per class"
+    t,n = learn.thresh,len(learn.hpa['classes'])
     return thresh_global(t, n) if isinstance(t, (int,float)) else torch.as_tensor(t, dtype=torch.float).expand(n).clone()
 
 # %% ../nbs/06_inference.ipynb #e3f05463
@@ -220,12 +221,12 @@ def train_folds(
         ids += learn.dls.valid.items.id.tolist(); probs.append(p); targs.append(t)
     probs,targs,classes = torch.cat(probs),torch.cat(targs),learn.hpa['classes']
     if is_rank0(): write_probs(out/'oof.csv', ids, probs, classes)
-    th = thresh_f1(probs, targs, fallback=learn.hpa.get('thresh', 0.5) if isinstance(learn.hpa.get('thresh'), float) else 0.5)
+    th = thresh_f1(probs, targs, fallback=learn.thresh if isinstance(learn.thresh, float) else 0.5)
     if fit_thresh:
         if is_rank0(): _atomic(out/'thresholds.txt', lambda o: Path(o).write_text('\n'.join(f'{v:.4f}' for v in th.tolist())+'\n'))
         for k in ks:  # on every rank, so that fastai's barriers inside loading match up; `export_hpa` writes from rank 0 only
-            l = load_model(out/f'fold{k}'/'export.pkl')  # our own file, just written: the pickle keeps the training loss
-            l.hpa['thresh'] = th.tolist()
+            l = load_hpa(out/f'fold{k}'/'export.pkl')  # our own file, just written: the pickle keeps the training loss
+            l.thresh = th.tolist()
             l.export_hpa(out/f'fold{k}')
     distrib_barrier()
     return ids,probs,targs,th

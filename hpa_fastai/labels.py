@@ -42,12 +42,14 @@ FORMATS = {o.name:o for o in [
 
 # %% ../nbs/00_labels.ipynb #0186edfe
 def data_path()->Path:
-    "The folder of small tables that ship with `hpa_fastai`"
-    import hpa_fastai
-    root = Path(hpa_fastai.__file__).parent
-    for p in (root/'data', root.parent/'data'):
-        if (p/'classes_hpa2018.csv').exists(): return p
-    raise FileNotFoundError(f"hpa_fastai's class tables are missing: looked in {root/'data'} and {root.parent/'data'}")
+    "The folder of the class tables: the package `hpa_fastai.tables` (the repo's `data/`), found through importlib.resources"
+    from importlib.resources import files
+    try: p = Path(str(files('hpa_fastai.tables')))
+    except ModuleNotFoundError:  # a source checkout put on `sys.path` without `pip install`
+        import hpa_fastai
+        p = Path(hpa_fastai.__file__).parent.parent/'data'
+    if (p/'classes_hpa2018.csv').is_file(): return p
+    raise FileNotFoundError(f"hpa_fastai's class tables are missing: {p} has no classes_hpa2018.csv; reinstall hpa_fastai (`pip install .`, or `pip install -e .` in the repo).")
 
 # %% ../nbs/00_labels.ipynb #66b6ee14
 def get_format(fmt:str|HPAFormat)->HPAFormat:

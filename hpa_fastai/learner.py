@@ -22,7 +22,7 @@ from .safe import _atomic, torch_save, save_safe, make_dir, _jsonable, head_kwar
 # %% auto #0
 __all__ = ['DEFAULT_SCHEDULE', 'f1_per_class', 'macro_f1', 'MacroF1', 'init_extra_channels', 'init_prior_bias', 'hpa_learner',
            'Stage', 'parse_schedule', 'StageLogger', 'rng_states', 'set_rng_states', 'AtomicSaveModel', 'SkipEpochs',
-           'Checkpoint', 'load_checkpoint', 'check_images', 'verify_images', 'skip_bad_images', 'hpa_setup', 'train',
+           'Checkpoint', 'load_checkpoint', 'check_images', 'verify_samples', 'skip_bad_images', 'hpa_setup', 'train',
            'find_lr']
 
 # %% ../nbs/05_learner.ipynb #a7f6c78f
@@ -44,10 +44,14 @@ def macro_f1(preds:Tensor, targs:Tensor, thresh:float|Tensor=0.5)->float:
     return f1[present].nan_to_num(0.).mean().item() if present.any() else float('nan')
 
 # %% ../nbs/05_learner.ipynb #79d1166d
-def MacroF1(thresh:float|Tensor=0.5):
-    "Macro F1 over the classes present in the validation fold, as a fastai metric (gathered across processes)"
-    def macro_f1_present(preds, targs): return macro_f1(preds, targs, thresh)
-    return AccumMetric(macro_f1_present, activation=ActivationType.Sigmoid, flatten=False)
+class MacroF1(AccumMetric):
+    "Macro F1 over the classes present in the validation fold at `thresh`, as a fastai metric (gathered across processes)"
+    def __init__(self, thresh:float|Tensor=0.5):
+        super().__init__(self._f1, activation=ActivationType.Sigmoid, flatten=False)
+        self.cut = thresh  # not `thresh`, which `AccumMetric` applies itself; `learn.thresh = ...` keeps it equal to the learner's
+    def _f1(self, preds, targs): return macro_f1(preds, targs, self.cut)
+    @property
+    def name(self): return 'macro_f1_present'
 
 # %% ../nbs/05_learner.ipynb #61623277
 def _stem(model, arch):
@@ -87,7 +91,25 @@ def init_prior_bias(lin:nn.Linear, freq:Tensor, eps:float=1e-3)->nn.Linear:
     return lin
 
 # %% ../nbs/05_learner.ipynb #1103e63e
-@delegates(vision_learner, but=['n_in','normalize','loss_func'])
+def _dls_meta(dls:DataLoaders, n:int=8)->tuple:
+    "Stains and per-stain `(mean, std)` of `dls`: from `hpa_dls`, or from a `DataLoaders` built by hand with `RGBYBlock`"
+    tls = getattr(dls.train_ds, 'tls', None)
+    if tls is None or len(tls)<2: raise HPADataError("hpa_learner needs DataLoaders with an image and a label pipeline: build them with hpa_dls, or a DataBlock of RGBYBlock and MultiCategoryBlock.")
+    op = first(o for o in tls[0].tfms.fs if isinstance(o, HPAOpener))
+    chans = getattr(dls, 'channels', None) or (op.channels if op else None)
+    if chans is None: raise HPADataError("hpa_learner cannot tell the stains of these DataLoaders: build them with hpa_dls or RGBYBlock(channels=...), or set dls.channels='rgby'.")
+    stats = getattr(dls, 'hpa_stats', None)
+    if stats is None:
+        norm = first(o for o in dls.after_batch.fs if isinstance(o, Normalize))
+        if norm is not None: stats = (norm.mean.flatten().tolist(), norm.std.flatten().tolist())
+        else:  # no `Normalize`: measure the training batches, and normalise with what was measured
+            xs = torch.cat([b[0].float().transpose(0,1).flatten(1) for b,_ in zip(dls.train, range(n))], 1)
+            stats = (xs.mean(1).tolist(), xs.std(1).clamp_min(1e-3).tolist())
+            dls.add_tfms([Normalize.from_stats(*stats, cuda=False)], 'after_batch')
+    dls.channels,dls.hpa_stats = channel_letters(chans),(list(stats[0]),list(stats[1]))
+    return dls.channels,dls.hpa_stats
+
+@delegates(vision_learner, but=['n_in','normalize'])
 def hpa_learner(
     dls:DataLoaders,         # From `hpa_dls`: carries `channels` and `hpa_stats`
     arch:str='resnet18',     # Any timm architecture name
@@ -98,30 +120,46 @@ def hpa_learner(
     gamma:float=2.,          # Focal loss gamma
     thresh:float=0.5,        # Decision threshold for the metrics and `predict`
     head:str='linear',       # 'linear': pooled features into one Linear, its bias at each class's training log-odds; 'fastai': fastai's two-layer head
+    loss_func=None,          # A loss of your own instead of `loss`; it should decode with a `thresh`, as fastai's `BCEWithLogitsLossFlat` does
+    metrics=None,            # Metrics added to macro F1
     **kwargs
 )->Learner:
     "A fastai `Learner` for HPA images: timm `arch` with `n_in` = number of stains, focal loss and macro F1"
     if not isinstance(arch, str): raise HPADataError(f"arch must be a timm architecture name such as 'resnet18', not {arch!r}.")
     if not timm.is_model(arch): raise HPADataError(f"arch={arch!r} is not a timm architecture; e.g. resnet18, resnet34, efficientnet_b0, densenet121 (see timm.list_models()).")
     pretrained = pretrained or weights is not None
+    chans,stats = _dls_meta(dls)
     classes = list(dls.vocab)
     counts = torch.stack(list(dls.train_ds.tls[1])).sum(0)  # the label pipeline only: no image is opened
-    lf = get_loss(loss, n_classes=len(classes), thresh=thresh, gamma=gamma, counts=[int(o) for o in counts] if loss=='wbce' else None,
-                  n=len(dls.train_ds) if loss=='wbce' else None)
+    lf = loss_func or get_loss(loss, n_classes=len(classes), thresh=thresh, gamma=gamma, counts=[int(o) for o in counts] if loss=='wbce' else None,
+                               n=len(dls.train_ds) if loss=='wbce' else None)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            learn = vision_learner(dls, arch, n_in=len(dls.channels), normalize=False, pretrained=pretrained, loss_func=lf,
-                                   metrics=[MacroF1(thresh)], **_timm_kwargs(arch, pretrained, weights), **(head_kwargs(head)|kwargs))
+            learn = vision_learner(dls, arch, n_in=len(chans), normalize=False, pretrained=pretrained, loss_func=lf,
+                                   metrics=[MacroF1(thresh), *L(metrics)], **_timm_kwargs(arch, pretrained, weights), **(head_kwargs(head)|kwargs))
     except (RuntimeError, OSError) as e:
         if pretrained and weights is None: raise HPADataError(f"No pretrained weights for {arch!r} in the timm cache, and they cannot be downloaded here: pass weights=<a local timm checkpoint> or pretrained=False ({type(e).__name__}).") from None
         raise
     if pretrained: init_extra_channels(learn, arch, weights, extra_init)
     out = learn.model[-1][-1]
     if head=='linear' and getattr(out, 'bias', None) is not None: init_prior_bias(out, counts/max(len(dls.train_ds),1))  # `lin_ftrs` etc. in `kwargs` may build a head without one
-    learn.hpa = dict(arch=arch, fmt=getattr(dls, 'fmt', None), classes=classes, channels=dls.channels,
-                     stats=dls.hpa_stats, size=getattr(dls, 'size', None), thresh=thresh, head=head)
+    learn.hpa = dict(arch=arch, fmt=getattr(dls, 'fmt', None), classes=classes, channels=chans, stats=stats,
+                     size=getattr(dls, 'size', None), head=head, pretrained=pretrained, loss=loss if loss_func is None else None, gamma=gamma)
+    learn.thresh = thresh
     return learn
+
+def _get_thresh(self:Learner):
+    t = getattr(self.loss_func, 'thresh', 0.5)
+    return t.tolist() if isinstance(t, Tensor) and t.numel()>1 else float(t)
+
+def _set_thresh(self:Learner, t):
+    v = check_thresh(t, len(self.dls.vocab))
+    self.loss_func.thresh = v  # `decodes`: `learn.predict` and `get_preds(with_decoded=True)`
+    for m in self.metrics:
+        if isinstance(m, MacroF1): m.cut = v
+
+Learner.thresh = property(_get_thresh, _set_thresh, doc="The decision threshold(s), one number or one per class: the loss decodes with them, and so do `predict`, `get_preds(with_decoded=True)`, the metrics and the exported model")
 
 # %% ../nbs/05_learner.ipynb #6f5656f5
 class Stage:
@@ -149,9 +187,10 @@ def parse_schedule(s:str|list)->list:
     return res
 
 # %% ../nbs/05_learner.ipynb #fa658761
-class StageLogger(CSVLogger):
-    "`CSVLogger` for a multi-stage run: one header, a `stage` column, rows appended stage after stage"
-    def __init__(self, fname:str='history.csv', stage:int=0, append:bool=None): super().__init__(fname, append=ifnone(append, stage>0)); self.stage = stage
+class StageLogger(Callback):
+    "CSV log of a multi-stage run: one header, a `stage` column, rows appended stage after stage"
+    order = Recorder.order+1  # after the `Recorder` has the epoch's whole row
+    def __init__(self, fname:str='history.csv', stage:int|str=0, append:bool=False): store_attr(); self.file = None
     def before_fit(self):
         if hasattr(self, 'gather_preds') or not is_rank0(): return  # in a distributed run, rank 0 writes the log
         fn = self.path/self.fname
@@ -159,13 +198,13 @@ class StageLogger(CSVLogger):
         new = not (self.append and fn.exists())
         self.file = fn.open('w' if new else 'a')
         if new: self.file.write(','.join(['stage', *self.recorder.metric_names])+'\n')
-        self.old_logger,self.learn.logger = self.logger,self._write_line
-    def _write_line(self, log):
-        self.file.write(','.join([str(self.stage), *map(str, log)])+'\n')
+    def after_epoch(self):
+        if self.file is None: return
+        self.file.write(','.join([str(self.stage), *map(str, self.recorder.log)])+'\n')
         self.file.flush()
-        self.old_logger(log)
     def after_fit(self):
-        if is_rank0(): super().after_fit()
+        if self.file is not None: self.file.close()
+        self.file = None
 
 # %% ../nbs/05_learner.ipynb #526280a6
 def rng_states()->dict:
@@ -217,6 +256,8 @@ class Checkpoint(Callback):
     "After every epoch and at the end of each fit, write what `fit_progressive(resume=...)` needs to `checkpoints/last.pth`"
     order = 100  # after the Recorder, the logger and the best-model tracker
     def __init__(self, fit:int, config:dict, log:str='history.csv', fname:str='last.pth'): store_attr()
+    def before_fit(self):
+        if is_rank0(): make_dir(self.path/self.model_dir, 'checkpoint folder')  # a head-only fit keeps no best model, which would make it
     def _save(self, done, ended=False):
         if not is_rank0(): return
         smc,sm,log = first(o for o in self.learn.cbs if isinstance(o, SaveModelCallback)),self.recorder.smooth_loss,self.path/self.log
@@ -244,9 +285,16 @@ def _truncate_log(fn:Path, rows:int):
     lines = fn.read_text().splitlines(keepends=True)[:rows+1]
     _atomic(fn, lambda o: Path(o).write_text(''.join(lines)))
 
-def _restore(learn:Learner, ck:dict, unfreeze:bool, mid:bool, best:int=None):
+def _max_lr(lr): return lr.stop if isinstance(lr, slice) else lr
+
+def _check_loggers(learn:Learner, cbs:list, log:str):
+    "Refuse a user's `CSVLogger` that would write over the stage log `log`"
+    for o in [*cbs, *learn.cbs]:
+        if type(o) is CSVLogger and (learn.path/o.fname).absolute()==(learn.path/log).absolute():
+            raise HPADataError(f"Your CSVLogger writes {learn.path/o.fname}, which fit_progressive already keeps for every stage (learn.plot_history() plots it): give it another fname, or leave it out.")
+
+def _restore(learn:Learner, ck:dict, mid:bool, best:int=None):
     "Load model, optimizer (and mid-fit the random states) from checkpoint `ck` into `learn`"
-    if unfreeze: learn.unfreeze()
     learn.model.load_state_dict(ck['model'])
     if learn.opt is None: learn.create_opt()
     learn.opt.load_state_dict(ck['opt'])
@@ -260,16 +308,23 @@ def fit_progressive(
     self:Learner,
     schedule:str|list,     # Stages, e.g. 'crop64:3:3e-3,full:2:1e-3'
     dls_fn:callable,       # Called as `dls_fn(crop)` to build each stage's DataLoaders
-    freeze_epochs:int=0,   # With a pretrained body: epochs of the head alone before the first stage
+    freeze_epochs:int=None,# Epochs of the head alone before the first stage; `None`: 1 for a pretrained model, else 0
+    lr_mult:float=None,    # After the head-only epochs, the body's first layers train at lr/`lr_mult`; `None`: 100 for a pretrained model, else 1
     save_best:bool=True,   # Keep each stage's best epoch by validation loss
     log:str='history.csv', # CSV training log in `self.path`, one row per epoch of every stage
     checkpoint:dict=None,  # Training configuration: when given, `checkpoints/last.pth` is written after every epoch
     resume:dict=None,      # A checkpoint from `load_checkpoint`: continue after its last completed epoch
+    cbs:list=None,         # Callbacks for every stage, as for `fit_one_cycle`
     **kwargs               # Passed to `fit_one_cycle`
 ):
-    "Train through `schedule`: one `fit_one_cycle` per stage, rebuilding the DataLoaders at each stage's size"
-    stages = parse_schedule(schedule)
-    fits = ([(0, freeze_epochs, stages[0].lr, True)] if freeze_epochs else []) + [(i, s.epochs, s.lr, False) for i,s in enumerate(stages)]
+    "Train through `schedule`, fastai's `fine_tune` over progressive resizing: the head alone first when pretrained, then every layer, one `fit_one_cycle` per stage"
+    stages,pre = parse_schedule(schedule),self.hpa.get('pretrained', False)
+    freeze_epochs,lr_mult = ifnone(freeze_epochs, int(pre)),ifnone(lr_mult, 100. if pre else 1.)
+    if freeze_epochs<0 or lr_mult<1: raise HPADataError(f"freeze_epochs={freeze_epochs} and lr_mult={lr_mult} must be at least 0 and 1.")
+    lrs = [o.lr if isinstance(o.lr, slice) or lr_mult==1 else slice(o.lr/lr_mult, o.lr) for o in stages]
+    fits = ([(0, freeze_epochs, _max_lr(stages[0].lr), True)] if freeze_epochs else []) + [(i, s.epochs, lr, False) for i,(s,lr) in enumerate(zip(stages, lrs))]
+    cbs = L(cbs)
+    _check_loggers(self, cbs, log)
     start,done,best = (resume['fit'], resume['done'], None) if resume else (0, 0, None)
     if resume and done>=fits[start][1]:  # the checkpoint closed a fit: go on with the next one
         if save_best and not resume['ended'] and not fits[start][3]: best = fits[start][0]
@@ -280,17 +335,22 @@ def fit_progressive(
         first_fit = resume is not None and j==start
         if first_fit and not done: set_rng_states(resume['rng'])  # the next fit's DataLoaders are built from this state
         self.dls = dls_fn(stages[i].crop)
-        cbs = [StageLogger(log, stage=i, append=j>0 or resume is not None)]
-        if save_best and not frozen: cbs.append(AtomicSaveModel(monitor='valid_loss', fname=f'stage{i}', best=resume['best'] if first_fit and done else None))
-        if checkpoint is not None: cbs.append(Checkpoint(j, checkpoint, log=log))
+        fcbs = [StageLogger(log, stage='head' if frozen else i, append=j>0 or resume is not None)]
+        if save_best and not frozen: fcbs.append(AtomicSaveModel(monitor='valid_loss', fname=f'stage{i}', best=resume['best'] if first_fit and done else None))
+        if checkpoint is not None: fcbs.append(Checkpoint(j, checkpoint, log=log))
+        for o in [*cbs, *self.cbs]:
+            if type(o) is CSVLogger: o.append = o.append or j>0  # a user's own log gets every stage too
         if frozen: self.freeze()
-        if first_fit: _restore(self, resume, unfreeze=bool(freeze_epochs) and not frozen, mid=done>0, best=best)
-        self.fit_one_cycle(n, lr, cbs=cbs+([SkipEpochs(done, resume['smooth'])] if first_fit and done else []), **kwargs)
-        if frozen: self.unfreeze()
+        elif not all(p.requires_grad for p in self.model.parameters()): self.unfreeze()  # every layer trains in every stage (a pretrained body comes frozen from `vision_learner`)
+        if first_fit:
+            _restore(self, resume, mid=done>0, best=best)
+            if not done and j>0 and fits[j-1][3]: self.opt.clear_state()  # as the `unfreeze` after the head-only fit did
+        self.fit_one_cycle(n, lr, cbs=fcbs+([SkipEpochs(done, resume['smooth'])] if first_fit and done else [])+list(cbs), **(dict(pct_start=0.99) if frozen else {})|kwargs)
     if resume is not None and start>=len(fits):  # killed after the last epoch, before the export
         set_rng_states(resume['rng'])
         self.dls = dls_fn(stages[-1].crop)
-        _restore(self, resume, unfreeze=bool(freeze_epochs), mid=False, best=best)
+        self.unfreeze()
+        _restore(self, resume, mid=False, best=best)
     self.hpa['schedule'] = [str(o) for o in stages]
     return self
 
@@ -299,11 +359,32 @@ def fit_progressive(
 def per_class_f1(self:Learner, dl=None, thresh=None)->pd.DataFrame:
     "Per-class precision, recall, F1 and support on `dl` (the validation set by default)"
     preds,targs = self.get_preds(dl=dl)
-    thresh = ifnone(thresh, self.hpa.get('thresh', 0.5))
+    thresh = ifnone(thresh, self.thresh)
     tp,fp,fn,sup = _counts(preds, targs, thresh)
     return pd.DataFrame(dict(cls=range(len(sup)), name=self.hpa['classes'], support=sup.long().numpy(),
         precision=(tp/(tp+fp).clamp_min(1)).numpy().round(3), recall=(tp/sup.clamp_min(1)).numpy().round(3),
         f1=f1_per_class(preds, targs, thresh).numpy().round(3)))
+
+# %% ../nbs/05_learner.ipynb #20d25e27
+@patch
+def plot_history(self:Learner, log:str='history.csv', figsize:tuple=(10,3.5)):
+    "Plot the losses and metrics of every stage of a `fit_progressive` run (its log `self.path/log`), stage switches marked"
+    fn = self.path/log
+    if not fn.exists(): raise HPADataError(f"There is no training log {fn}: plot_history plots the log that fit_progressive writes.")
+    h = pd.read_csv(fn)
+    x = np.arange(1, len(h)+1)
+    fig,axs = plt.subplots(1, 2, figsize=figsize)
+    for c in ('train_loss','valid_loss'): axs[0].plot(x, h[c], marker='.', label=c)
+    for c in h.columns.drop(['stage','epoch','train_loss','valid_loss','time'], errors='ignore'): axs[1].plot(x, h[c], marker='.', label=c)
+    starts = [i for i in range(len(h)) if i==0 or h.stage[i]!=h.stage[i-1]]
+    names = dict(zip(map(str, range(len(self.hpa.get('schedule', [])))), self.hpa.get('schedule', [])))
+    for ax in axs:
+        for i in starts:
+            ax.axvline(i+0.5, color='grey', ls=':', lw=1)
+            ax.text(i+0.6, 1, names.get(str(h.stage[i]), f'stage {h.stage[i]}'), transform=ax.get_xaxis_transform(), va='top', fontsize=8, color='grey')
+        ax.set_xlabel('epoch'); ax.legend(fontsize=8)
+    axs[0].set_title('loss'); axs[1].set_title('metrics')
+    return fig
 
 # %% ../nbs/05_learner.ipynb #1602021f
 @patch
@@ -321,9 +402,8 @@ def export_hpa(self:Learner, out:str|Path='models'):
 def predict_ids(self:Learner, ids:list, path:str|Path, bs:int=None)->pd.DataFrame:
     "Probabilities and thresholded class names for the samples `ids` in folder `path`"
     dl = self.dls.test_dl([Path(path)/check_id(i, f'sample in {path}') for i in ids], bs=ifnone(bs, self.dls.bs))
-    probs,_ = self.get_preds(dl=dl)
-    thresh = torch.as_tensor(self.hpa.get('thresh', 0.5))
-    names = [[self.hpa['classes'][j] for j in torch.where(p>thresh)[0].tolist()] for p in probs]
+    probs,_,dec = self.get_preds(dl=dl, with_decoded=True)  # decoded at the learner's thresholds
+    names = [[self.hpa['classes'][j] for j in torch.where(d)[0].tolist()] for d in dec]
     return pd.DataFrame({'id':list(ids), 'predicted':names, 'probs':probs.numpy().round(3).tolist()})
 
 # %% ../nbs/05_learner.ipynb #1495d6c7
@@ -337,7 +417,7 @@ def check_images(df:pd.DataFrame, path:Path, channels='rgby', max_shown:int=5):
         except HPADataError as e: bad.append(str(e))
     if bad: raise HPADataError(f"{len(bad)} of {len(df)} samples have no usable image in {path}, e.g.: " + ' | '.join(bad[:max_shown]))
 
-def verify_images(df:pd.DataFrame, path:Path, channels='rgby', size=None)->pd.DataFrame:
+def verify_samples(df:pd.DataFrame, path:Path, channels='rgby', size=None)->pd.DataFrame:
     "Open every sample of `df` in `path` (in threads); the table `id, reason` of those that cannot be used"
     def _one(i):
         try: open_hpa(Path(path)/i, channels, size)
@@ -347,7 +427,7 @@ def verify_images(df:pd.DataFrame, path:Path, channels='rgby', size=None)->pd.Da
 
 def skip_bad_images(df:pd.DataFrame, path:Path, channels='rgby', size=None, report:str|Path=None)->pd.DataFrame:
     "`df` without the samples whose images cannot be read; those are listed (id, reason) in the CSV `report`"
-    bad = verify_images(df, path, channels, size)
+    bad = verify_samples(df, path, channels, size)
     if report is not None: report = _atomic(make_dir(Path(report).parent)/Path(report).name, lambda o: bad.to_csv(o, index=False))
     if len(bad)==len(df): raise HPADataError(f"None of the {len(df)} samples in {path} has a usable image (listed in {report}), e.g.: {bad.reason.iloc[0]}")
     if len(bad): print(f"Skipped {len(bad)} of {len(df)} samples with unusable images (listed in {report}), e.g.: {bad.reason.iloc[0]}")
@@ -380,7 +460,6 @@ def hpa_setup(
     pretrained:bool=False,         # Start from pretrained weights (local `weights` file or timm cache)
     weights:str=None,              # Local timm checkpoint of `arch`
     extra_init:str='red',          # With pretrained weights: yellow stem init, 'red', 'mean_rb', 'zero' or 'timm'
-    lr_mult:float=1.,              # Discriminative lrs: the body's first layers train at lr/lr_mult (1: one lr)
     oversample:str=None,           # Rare classes: 'repeat', 'sampler' or `None`
     workers:int=None,              # DataLoader workers (`None`: automatic)
     synth:str='synth',             # Folder of the synthetic default set, made when `csv` is `None`
@@ -413,34 +492,35 @@ def hpa_setup(
     learn = hpa_learner(dls, arch, pretrained=pretrained, weights=weights, extra_init=extra_init, loss=loss, gamma=gamma,
                         thresh=thresh, head=head, path=out, model_dir='checkpoints')
     learn.hpa.update(fmt=df.attrs['fmt'], size=size, fold=fold, n_folds=n_folds, seed=seed)
-    if lr_mult!=1: stages = [Stage(o.crop, o.epochs, slice(o.lr/lr_mult, o.lr)) for o in stages]
     return learn, stages, partial(dls_fn, stats=dls.hpa_stats)
 
 def _abs(v): return None if v is None else str(Path(v).absolute())  # a resumed run may start in another directory
-def _from_config(csv=None, freeze_epochs=0, mixed_precision='no', channels_last=False, head='fastai', **kwargs):
+def _from_config(csv=None, freeze_epochs=0, lr_mult=1., mixed_precision='no', channels_last=False, head='fastai', **kwargs):
     "The options of a checkpoint's run (one saved before `head` was an option had fastai's)"
-    return csv,freeze_epochs,mixed_precision,channels_last,dict(kwargs, head=head)
+    return csv,freeze_epochs,lr_mult,mixed_precision,channels_last,dict(kwargs, head=head)
 
 @delegates(hpa_setup)
-def train(csv:str=None, out:str='models', freeze_epochs:int=0, progress:bool=True,
+def train(csv:str=None, out:str='models', progress:bool=True,
+          freeze_epochs:int=None,   # Epochs of the head alone first; `None`: 1 when pretrained, else 0
+          lr_mult:float=None,       # Then the body's first layers at lr/`lr_mult`; `None`: 100 when pretrained, else 1
           mixed_precision:str='no', # GPU only: 'fp16' or 'bf16' automatic mixed precision ('no': fp32)
           channels_last:bool=False, # Train with the model in `channels_last` memory format
           resume:bool=False,        # Continue the run in `out` after its last completed epoch; all other options come from its checkpoint
           **kwargs)->Learner:
     "Train an HPA classifier with progressive resizing and export it to `out/export.pkl`; runs distributed under `torchrun`/`accelerate launch`"
     ck = load_checkpoint(out) if resume else None
-    if resume: csv,freeze_epochs,mixed_precision,channels_last,kwargs = _from_config(**ck['config'])
+    if resume: csv,freeze_epochs,lr_mult,mixed_precision,channels_last,kwargs = _from_config(**ck['config'])
     mixed_precision = launcher_precision(mixed_precision)  # also honours `accelerate launch --mixed_precision`
     init_distrib()  # under a launcher: join the process group and take this rank's GPU before any data is loaded
     make_dir(out)  # an unwritable output folder fails now, not after the first epoch
-    config = dict(csv=_abs(csv), freeze_epochs=freeze_epochs, mixed_precision=mixed_precision, channels_last=channels_last,
+    config = dict(csv=_abs(csv), freeze_epochs=freeze_epochs, lr_mult=lr_mult, mixed_precision=mixed_precision, channels_last=channels_last,
                   **{k:(_abs(v) if k in ('images','synth','weights','dupes') else v) for k,v in kwargs.items()})
     learn,stages,dls_fn = hpa_setup(csv=csv, out=out, progress=progress, **kwargs)
     config['head'] = learn.hpa['head']  # recorded even when left at its default, which a later version may change
     set_precision(learn, mixed_precision, channels_last)
     cbs = rank_log_cbs(); learn.add_cbs(cbs)
     with (learn.no_bar() if not progress else contextlib.nullcontext()), hpa_distrib_ctx(learn):
-        learn.fit_progressive(stages, dls_fn, freeze_epochs=freeze_epochs, checkpoint=config, resume=ck)
+        learn.fit_progressive(stages, dls_fn, freeze_epochs=freeze_epochs, lr_mult=lr_mult, checkpoint=config, resume=ck)
         pc = learn.per_class_f1()  # under a launcher every rank predicts its share and the rows are gathered
     learn.remove_cbs(cbs)
     if mixed_precision!='no' or channels_last: learn.to_contiguous(to_fp32=True)  # export a plain fp32 model
@@ -451,8 +531,8 @@ def train(csv:str=None, out:str='models', freeze_epochs:int=0, progress:bool=Tru
     return learn
 
 @delegates(hpa_setup)
-def find_lr(csv:str=None, out:str='models', freeze_epochs:int=0, progress:bool=True, **kwargs):
-    "Run fastai's `lr_find` on the first stage's data; save the plot to `out/lr_find.png` and print the suggestions"
+def find_lr(csv:str=None, out:str='models', progress:bool=True, freeze_epochs:int=None, lr_mult:float=None, **kwargs):
+    "Run fastai's `lr_find` on the first stage's data (a pretrained body stays frozen, as in fastai); save the plot to `out/lr_find.png` and print the suggestions"
     learn,stages,_ = hpa_setup(csv=csv, out=out, progress=progress, **kwargs)
     Path(out).mkdir(parents=True, exist_ok=True)
     with (learn.no_bar() if not progress else contextlib.nullcontext()): sug = learn.lr_find(suggest_funcs=(minimum, steep, valley))

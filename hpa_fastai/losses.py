@@ -14,7 +14,7 @@ from fastai.torch_core import Module
 from .labels import HPADataError
 
 # %% auto #0
-__all__ = ['MultiLabelLoss', 'FocalLossMulti', 'WeightedBCELoss', 'class_weights', 'pos_weights', 'get_loss']
+__all__ = ['MultiLabelLoss', 'FocalLossMulti', 'WeightedBCELoss', 'class_weights', 'pos_weights', 'check_thresh', 'get_loss']
 
 # %% ../nbs/04_losses.ipynb #2faf5006
 def _as_tensor(v):
@@ -140,6 +140,15 @@ def pos_weights(
     "Per-class `pos_weight` for `WeightedBCELoss`: negatives per positive `(n-counts)/counts`, clipped at `max_w`"
     c = _counts(counts, n)
     return ((n-c)/c).clamp(max=max_w).float()
+
+# %% ../nbs/04_losses.ipynb #6f057a5c
+def check_thresh(t, n:int, what:str='thresh'):
+    "`t` as a float (one threshold) or a float tensor of `n` (one per class), each finite and in [0,1]; else one sentence naming `what`"
+    try: v = torch.as_tensor(t, dtype=torch.float64).flatten()
+    except (TypeError, ValueError, RuntimeError): raise HPADataError(f"{what} {t!r} is not a number or a list of numbers.") from None
+    if v.numel() not in (1,n): raise HPADataError(f"{what} has {v.numel()} values for {n} classes: pass one number or one per class.")
+    if not (v.isfinite().all() and (v>=0).all() and (v<=1).all()): raise HPADataError(f"{what} must be probabilities in [0, 1], got {[round(o, 4) for o in v.tolist()[:6]]}{' ...' if v.numel()>6 else ''}.")
+    return v.item() if v.numel()==1 else v.float()
 
 # %% ../nbs/04_losses.ipynb #2296fe1e
 _losses = ('focal','bce','wbce')

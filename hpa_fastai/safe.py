@@ -14,9 +14,10 @@ from PIL import Image
 from fastai.vision.all import *
 from fastai.vision.learner import create_timm_model
 from .data import hpa_dls, RandomCropRGBY
+from .losses import get_loss, check_thresh
 
 # %% auto #0
-__all__ = ['SAFE_VERSION', 'HEADS', 'make_dir', 'torch_save', 'head_kwargs', 'model_meta', 'save_safe', 'safe_pair', 'read_meta',
+__all__ = ['SAFE_VERSION', 'HEADS', 'make_dir', 'torch_save', 'head_kwargs', 'hpa_meta', 'save_safe', 'safe_pair', 'read_meta',
            'load_safe']
 
 # %% ../nbs/11_safe.ipynb #98b13141
@@ -81,9 +82,9 @@ def _jsonable(v):
     if isinstance(v, Path): return str(v)
     return v
 
-def model_meta(learn:Learner)->dict:
+def hpa_meta(learn:Learner)->dict:
     "The JSON metadata of an HPA `Learner`: `learn.hpa` plus what `load_safe` needs to rebuild model and input pipeline"
-    meta = _jsonable(learn.hpa)
+    meta = _jsonable(dict(learn.hpa, thresh=learn.thresh))  # the thresholds the loss decodes with (`Learner.thresh`)
     crop = first(o for o in learn.dls.valid.after_item.fs if isinstance(o, RandomCropRGBY))
     meta.update(format='hpa_fastai', version=SAFE_VERSION, weights='model.safetensors', n_in=len(parse_channels(learn.hpa['channels'])),
                 n_out=len(learn.hpa['classes']), bs=learn.dls.bs, crop=list(crop.size) if crop else None,
@@ -95,7 +96,7 @@ def save_safe(learn:Learner, out:str|Path)->Path:
     out = make_dir(out, 'model folder')
     sd = {k:v.detach().cpu().contiguous() for k,v in learn.model.state_dict().items()}
     _atomic(out/'model.safetensors', lambda o: st.save_file(sd, o, metadata={'format':'pt', 'producer':'hpa_fastai'}))
-    _atomic(out/'model.json', lambda o: Path(o).write_text(json.dumps(model_meta(learn), indent=1)+'\n'))
+    _atomic(out/'model.json', lambda o: Path(o).write_text(json.dumps(hpa_meta(learn), indent=1)+'\n'))
     return out/'model.safetensors'
 
 # %% ../nbs/11_safe.ipynb #a6e802a5
@@ -151,8 +152,10 @@ def load_safe(fn:str|Path, cpu:bool=True)->Learner:
     except RuntimeError as e:
         raise HPADataError(f"Model weights {w} do not fit the model described in {m} ({meta['arch']}, {n_in} stains, {n_out} classes): "
                            f"{' '.join(str(e).split())[:200]}.") from None
-    learn = Learner(_placeholder_dls(meta), model, loss_func=BCEWithLogitsLossFlat(thresh=0.5))
-    learn.hpa = {k:v for k,v in meta.items() if k not in ('format','version','weights','n_in','n_out','bs','crop','valid_crop')}
+    loss = meta.get('loss') if meta.get('loss') in ('focal','bce') else 'bce'  # 'wbce' needs the training counts: plain BCE scores alike
+    learn = Learner(_placeholder_dls(meta), model, loss_func=get_loss(loss, n_out, gamma=meta.get('gamma', 2.)))
+    learn.hpa = {k:v for k,v in meta.items() if k not in ('format','version','weights','n_in','n_out','bs','crop','valid_crop','thresh')}
+    learn.loss_func.thresh = check_thresh(meta.get('thresh', 0.5), n_out, f"Model metadata {m}: thresh")  # `Learner.thresh` reads it
     learn.model.eval()
     if not cpu: learn.dls.to(default_device()); learn.model.to(default_device())
     return learn

@@ -9,7 +9,7 @@ from hpa_fastai.synth import make_synth
 from hpa_fastai.labels import read_labels
 from hpa_fastai.data import add_folds
 from hpa_fastai.learner import macro_f1
-from hpa_fastai.inference import load_model, predict
+from hpa_fastai.inference import load_hpa, predict
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -60,11 +60,11 @@ def test_gathered_metric_equals_single_process(run2):
     assert len(hist)==1                              # one row: only rank 0 wrote the log
     df = add_folds(read_labels(tmp/'s/train.csv'), FOLDS, 42)
     va = df[df.fold==0]
-    learn = load_model(tmp/'m')
+    learn = load_hpa(tmp/'m')
     _,probs = predict(learn, va.id.tolist(), tmp/'s/train', progress=False)   # one process, the exported weights
     targs = torch.zeros(len(va), len(learn.hpa['classes']))
     for i,ls in enumerate(va.labels): targs[i, list(ls)] = 1
-    single = macro_f1(probs, targs, learn.hpa['thresh'])
+    single = macro_f1(probs, targs, learn.thresh)
     assert abs(hist.macro_f1_present.iloc[-1]-single)<1e-5, (hist.macro_f1_present.iloc[-1], single)
     assert f'macro F1 {single:.4f}' in r.stdout       # the CLI's gathered `validate` too
     pc = pd.read_csv(tmp/'m/per_class_f1.csv')
@@ -88,14 +88,14 @@ def test_accelerate_launch_predict_keeps_order(run2):
     assert [o[0]['valid_samples'] for o in logs.values()]==[N//2, N//2]    # 63 rows: 32 + 32, one of them padding
     assert r.stdout.count('hpa-predict: wrote')==1
     assert pd.read_csv(tmp/'sub.csv').Id.tolist()==ids
-    _,single = predict(load_model(tmp/'m'), ids, tmp/'s/train', bs=5, progress=False)
+    _,single = predict(load_hpa(tmp/'m'), ids, tmp/'s/train', bs=5, progress=False)
     np.testing.assert_allclose(np.load(tmp/'p.npy'), single.numpy(), atol=1e-6)
 
 def test_predict_bf16_channels_last_close_to_fp32(run2):
     "The prediction switches, in one process on this CPU: bf16 autocast and channels_last change the numbers only slightly"
     tmp,_ = run2
     ids = read_labels(tmp/'s/train.csv').id.tolist()[:16]
-    _,p32 = predict(load_model(tmp/'m'), ids, tmp/'s/train', progress=False)
-    _,p16 = predict(load_model(tmp/'m'), ids, tmp/'s/train', progress=False, mixed_precision='bf16', channels_last=True)
+    _,p32 = predict(load_hpa(tmp/'m'), ids, tmp/'s/train', progress=False)
+    _,p16 = predict(load_hpa(tmp/'m'), ids, tmp/'s/train', progress=False, mixed_precision='bf16', channels_last=True)
     assert p16.dtype==torch.float32 and not torch.equal(p16, p32)   # it did run in bf16
     assert (p16-p32).abs().max()<0.05

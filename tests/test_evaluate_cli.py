@@ -1,9 +1,11 @@
-"End-to-end checks of the installed `hpa-evaluate` console script (the library itself is tested in nbs/07_evaluate.ipynb)"
+"End-to-end checks of the installed `hpa-evaluate` console script (the library itself is tested in nbs/07_evaluate.ipynb and nbs/06b_interpret.ipynb)"
 import json, re, subprocess, sys
 from pathlib import Path
 from types import SimpleNamespace
 import pandas as pd, pytest
 from hpa_fastai.labels import class_names
+from hpa_fastai.synth import make_synth
+from helpers import run, ok
 
 EXE = Path(sys.executable).parent/'hpa-evaluate'
 NAMES = class_names('hpa2018')
@@ -65,3 +67,28 @@ def test_bad_inputs(res, k, msg):
     assert r.returncode!=0
     assert r.stderr.startswith('hpa-evaluate: ') and msg in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines())==1 and 'Traceback' not in r.stderr
+
+PICTURES = ['cam.png', 'confused_pairs.png', 'f1_vs_threshold_per_class.png', 'top_losses.png']
+
+@pytest.fixture(scope='module')
+def mod(tmp_path_factory):
+    "A model trained for one epoch on 40 synthetic 32 px images, and `hpa-evaluate --model` of it on those images"
+    d = tmp_path_factory.mktemp('evm')
+    make_synth(d/'s', n=40, size=32, seed=3, progress=False)
+    ok(run('hpa-train', '--csv', d/'s/train.csv', '--out', d/'m', '--schedule', 'full:1:1e-3', '--bs', 8, '--quiet', timeout=300))
+    r = run('hpa-evaluate', '--labels', d/'s/train.csv', '--model', d/'m', '--images', d/'s/train', '--out', d/'rep', timeout=300)
+    return d, r
+
+def test_model_pictures(mod):
+    "With --model the report gains pictures of the model's errors, named in the printed summary and in metrics.json"
+    d,r = mod
+    ok(r)
+    names = sorted(o.name for o in (d/'rep').iterdir())
+    assert names==sorted(['f1_per_class.png','f1_vs_threshold.png','metrics.json','per_class.csv','per_class.md', *PICTURES]), names
+    line = next(o for o in r.stdout.splitlines() if o.startswith("pictures of the model's errors: "))
+    assert sorted(line.split(': ', 1)[1].split(', '))==PICTURES
+    assert sorted(json.loads((d/'rep/metrics.json').read_text())['pictures'])==PICTURES
+    from PIL import Image
+    for o in PICTURES:
+        with Image.open(d/'rep'/o) as im: assert im.format=='PNG' and min(im.size)>50, (o, im.size)
+    assert "pictures of the model's errors" in (d/'rep/per_class.md').read_text()

@@ -3,7 +3,7 @@ disabled in a fresh process), give the predictions of `export.pkl`, and a folder
 import json, pickle, subprocess, sys, pytest, torch
 from hpa_fastai.synth import make_synth
 from hpa_fastai.learner import train
-from hpa_fastai.inference import load_model, predict
+from hpa_fastai.inference import load_hpa, predict
 
 NO_PICKLE = """
 import pickle, _pickle, torch, torch.serialization
@@ -16,8 +16,8 @@ torch.load = torch.serialization.load = _no
 """
 PREDICT = NO_PICKLE + """
 import sys, json
-from hpa_fastai.inference import load_model, predict
-ids,p = predict(load_model(sys.argv[1]), None, sys.argv[2], progress=False)
+from hpa_fastai.inference import load_hpa, predict
+ids,p = predict(load_hpa(sys.argv[1]), None, sys.argv[2], progress=False)
 print(json.dumps(dict(ids=ids, probs=p.tolist())))
 """
 CLI = NO_PICKLE + """
@@ -53,7 +53,7 @@ def test_safe_pair_never_unpickles(model, which):
     d = model
     fn = d/'m' if which=='folder' else d/'m'/which
     out = json.loads(_run(PREDICT, fn, d/'s/train').splitlines()[-1])
-    ids,ref = predict(load_model(d/'m/export.pkl'), None, d/'s/train', progress=False)  # the pickle, in this process
+    ids,ref = predict(load_hpa(d/'m/export.pkl'), None, d/'s/train', progress=False)  # the pickle, in this process
     assert out['ids']==ids
     assert torch.allclose(torch.tensor(out['probs']), ref, atol=1e-6)
 
@@ -69,9 +69,9 @@ def test_hpa_predict_on_a_folder_uses_the_pair(model, tmp_path):
     _run(CLI, m, model/'s/train', tmp_path/'sub.csv', tmp_path/'p.npy')
     assert not (tmp_path/'pwned').exists() and (tmp_path/'sub.csv').exists()
     import numpy as np
-    _,ref = predict(load_model(model/'m/export.pkl'), None, model/'s/train', progress=False)
+    _,ref = predict(load_hpa(model/'m/export.pkl'), None, model/'s/train', progress=False)
     assert np.allclose(np.load(tmp_path/'p.npy'), ref.numpy(), atol=1e-5)
-    with pytest.raises(Exception): load_model(m/'export.pkl')  # naming the pickle does unpickle it: the danger is real
+    with pytest.raises(Exception): load_hpa(m/'export.pkl')  # naming the pickle does unpickle it: the danger is real
     assert (tmp_path/'pwned').exists()
 
 def test_metadata(model):
