@@ -21,6 +21,7 @@ install: $(STAMP)
 # Notebooks are the source: nbdev-export and nbdev-clean on a clean copy of HEAD must change nothing.
 sync: $(STAMP)
 	bash .ci/check_sync
+	$(PY) .ci/import_graph.py
 
 # README.md is rendered from nbs/index.ipynb (nbdev-readme needs quarto, which these machines cannot install).
 readme: $(STAMP)

@@ -1,8 +1,7 @@
 "Every bad input named in the foundation issue gets an `HPADataError` whose sentence names the file, row or option."
 import numpy as np, pytest
 from PIL import Image
-from hpa_fastai.labels import *
-from hpa_fastai.image import *
+from hpa_fastai.all import HPADataError, read_labels, open_hpa, RGBYBlock
 
 def _sample(folder, id, size=16, stains=('red','green','blue','yellow'), ext='png'):
     for c in stains: Image.fromarray(np.full((size,size), 100, np.uint8)).save(folder/f'{id}_{c}.{ext}')

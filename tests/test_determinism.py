@@ -1,13 +1,12 @@
 """Determinism: the same seed on the CPU, in two fresh processes, gives identical fold assignments (`OUT/folds.csv`)
 and an identical first-epoch training loss (`OUT/history.csv`)."""
-import subprocess
+import subprocess, pytest
 import pandas as pd
-from hpa_fastai.synth import make_synth
-from hpa_fastai.labels import read_labels
-from hpa_fastai.data import add_folds
+from hpa_fastai.all import make_synth, read_labels, add_folds
 
 from helpers import cmd as script
 
+@pytest.mark.slow
 def test_same_seed_same_run(tmp_path):
     make_synth(tmp_path/'s', n=30, size=32, seed=6, progress=False)
     cmd = lambda o: script('hpa-train', '--csv', tmp_path/'s/train.csv', '--out', tmp_path/o, '--schedule', 'crop24:1:1e-2',

@@ -5,11 +5,7 @@ processes really ran and what each of them saw."""
 import json, os, subprocess, sys, pytest, torch
 import numpy as np, pandas as pd
 from pathlib import Path
-from hpa_fastai.synth import make_synth
-from hpa_fastai.labels import read_labels
-from hpa_fastai.data import add_folds
-from hpa_fastai.learner import macro_f1
-from hpa_fastai.inference import load_hpa, predict
+from hpa_fastai.all import make_synth, read_labels, add_folds, macro_f1, load_hpa, predict
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent

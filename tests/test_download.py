@@ -3,8 +3,7 @@ import subprocess, time, signal, pytest, pandas as pd
 from types import SimpleNamespace
 from functools import partial
 from PIL import Image
-from hpa_fastai.download import FaultServer, hpav18_url, hpa_download
-from hpa_fastai.image import open_hpa, STAINS
+from hpa_fastai.all import FaultServer, hpav18_url, hpa_download, open_hpa, STAINS
 
 from helpers import cmd, run
 run = partial(run, timeout=300)

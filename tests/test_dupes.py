@@ -1,14 +1,12 @@
-"End to end: `hpa-dupes` on the real Kaggle 2018 and HPAv18 images plus perturbed copies (precision/recall of the pairs), `hpa-train --dupes` folds, `hpa-predict --dupes` averaging, bad inputs."
+"""End to end: `hpa-dupes` on the real Kaggle 2018 and HPAv18 images plus perturbed copies (precision/recall of the pairs),
+`hpa-train --dupes` folds, `hpa-predict --dupes` averaging, bad inputs. The real-data report runs the installed console
+script in a new process, started as the module starts so that it runs beside the other tests; the rest runs in this process."""
 import itertools, pytest, numpy as np, pandas as pd
 from PIL import Image
-from hpa_fastai.dupes import perturbed_copies, pair_set, pair_scores, read_dupes, hpa_dupes
-from hpa_fastai.download import to_plane, decode_jpeg
-from hpa_fastai.image import STAINS
-from hpa_fastai.synth import make_synth
-from hpa_fastai.learner import hpa_setup
+from hpa_fastai.all import perturbed_copies, pair_set, pair_scores, read_dupes, hpa_dupes, to_plane, decode_jpeg, STAINS, make_synth, hpa_setup
 from hpa_fastai.cli import hpa_predict, hpa_train
 
-from helpers import run, ok
+from helpers import SHARED, start, main, ok, selected
 
 def true_pairs(cp, extra=()):
     "Pairs a perfect report finds: each copy with its original, copies of one original with each other, and `extra`"
@@ -16,30 +14,25 @@ def true_pairs(cp, extra=()):
     t |= {tuple(sorted(p)) for _,g in cp.groupby('original') for p in itertools.combinations(g.dupe, 2)}
     return t | {tuple(sorted(p)) for p in extra}
 
-@pytest.mark.slow
-def test_report_real(shared, tmp_path, capsys):
-    "64 real 2018 images + 30 perturbed copies (24 once, 6 twice) + the HPAv18 colour JPEGs and their 512 px grey conversions"
-    tr,v18 = shared/'hpa2018'/'train',shared/'hpav18'
-    if not tr.is_dir() or not (v18/'images').is_dir(): pytest.skip('no real sample images')
+@pytest.fixture(scope='module', autouse=True)
+def real(request, tmp_path_factory):
+    """64 real 2018 images + 30 perturbed copies (24 once, 6 twice) + the HPAv18 colour JPEGs and their 512 px grey conversions,
+    and `hpa-dupes` (the installed script) of the four folders, started as this module starts to run beside the tests before the last"""
+    tr,v18 = SHARED/'hpa2018'/'train',SHARED/'hpav18'
+    if not selected(request, 'test_report_real'): yield None; return
+    if not tr.is_dir() or not (v18/'images').is_dir(): yield None; return
+    d = tmp_path_factory.mktemp('real')
     ids = sorted({o.name.rsplit('_',1)[0] for o in tr.iterdir()})
-    cp = perturbed_copies(tr, tmp_path/'copies', ids[:24]+ids[:6])
+    cp = perturbed_copies(tr, d/'copies', ids[:24]+ids[:6])
     lab = pd.read_csv(v18/'labels.csv', dtype=str)
     full = lab.Id[lab.channels_present.str.split().map(len)==4].tolist()
-    (tmp_path/'v18png').mkdir()
+    (d/'v18png').mkdir()
     for i in full:   # what hpa-download makes of each JPEG, under another id: the cross-format duplicate of the real data
-        for c in STAINS: Image.fromarray(to_plane(decode_jpeg((v18/'images'/f'{i}_{c}.jpg').read_bytes()), c)).save(tmp_path/'v18png'/f'png_{i}_{c}.png')
-    r = ok(run('hpa-dupes', f'hpa2018={tr}', f'copies={tmp_path/"copies"}', f'v18={v18/"images"}', f'v18png={tmp_path/"v18png"}',
-               '--out', tmp_path/'dupes.csv', '--plot', tmp_path/'groups.jpg', '--hashes', tmp_path/'hashes.csv', '--quiet'))
-    rep = pd.read_csv(tmp_path/'dupes.csv', dtype={'id':str})
-    sc = pair_scores(pair_set(rep), true_pairs(cp, [(i, f'png_{i}') for i in full]))
-    with capsys.disabled(): print(f"\n{r.stdout}{rep.groupby('group').size().value_counts().sort_index().rename('groups of size').to_dict()}\n{sc}\n"
-                                  f"distances: copies {rep[rep.source=='copies'].distance.max()} max, v18 JPEG vs PNG {rep[rep.source=='v18png'].distance.max()} max")
-    assert list(rep.columns)==['group','id','source','distance']
-    assert (sc['precision'], sc['recall'])==(1., 1.), sc
-    assert rep.groupby('group').source.apply(lambda s: (s=='hpa2018').sum()+(s=='v18').sum()).eq(1).all()   # no group of two originals
-    assert rep.group.nunique()==24+len(full)
-    assert 'skipped 3 unreadable sample(s) of v18' in r.stdout                 # the 3 partial HPAv18 samples
-    assert (tmp_path/'groups.jpg').stat().st_size>10_000 and len(pd.read_csv(tmp_path/'hashes.csv'))==64+30+8+8
+        for c in STAINS: Image.fromarray(to_plane(decode_jpeg((v18/'images'/f'{i}_{c}.jpg').read_bytes()), c)).save(d/'v18png'/f'png_{i}_{c}.png')
+    p = start('hpa-dupes', f'hpa2018={tr}', f'copies={d/"copies"}', f'v18={v18/"images"}', f'v18png={d/"v18png"}',
+              '--out', d/'dupes.csv', '--plot', d/'groups.jpg', '--hashes', d/'hashes.csv', '--quiet')
+    yield d,cp,full,p
+    p.close()
 
 @pytest.fixture(scope='module')
 def synth_dupes(tmp_path_factory):
@@ -49,7 +42,7 @@ def synth_dupes(tmp_path_factory):
     lab = pd.read_csv(p/'train.csv', dtype=str)
     cp = perturbed_copies(p/'train', p/'train', lab.Id[:8].tolist())
     pd.concat([lab, pd.DataFrame({'Id': cp.dupe, 'Target': lab.set_index('Id').Target[cp.original].values})]).to_csv(p/'train.csv', index=False)
-    ok(run('hpa-dupes', p/'train', '--out', p/'dupes.csv', '--quiet'))
+    ok(main('hpa-dupes', p/'train', '--out', p/'dupes.csv', '--quiet'))
     return p,cp
 
 def test_report_synth(synth_dupes):
@@ -68,7 +61,6 @@ def test_folds_keep_groups(synth_dupes):
     assert split_groups(dupes=p/'dupes.csv')==0
     assert split_groups()>0
 
-@pytest.mark.slow
 def test_train_predict_cli(synth_dupes, tmp_path, capsys):
     "hpa-train --dupes runs end to end; hpa-predict --dupes gives every member of a group the same probabilities and leaves the rest alone"
     p,cp = synth_dupes
@@ -100,3 +92,19 @@ def test_bad_inputs(tmp_path, synth_dupes):
     (tmp_path/'bad.csv').write_text('a,b\n1,2\n')
     with pytest.raises(SystemExit, match=r"^hpa-train: Duplicate report .*bad.csv has columns \['a', 'b'\]; expected group,id \(as hpa-dupes writes\).$"):
         hpa_train.__wrapped__(csv=p/'train.csv', dupes=tmp_path/'bad.csv', out=tmp_path/'m', quiet=True)
+
+@pytest.mark.slow
+def test_report_real(real, capsys):
+    if real is None: pytest.skip('no real sample images')
+    d,cp,full,p = real
+    r = ok(p.result())
+    rep = pd.read_csv(d/'dupes.csv', dtype={'id':str})
+    sc = pair_scores(pair_set(rep), true_pairs(cp, [(i, f'png_{i}') for i in full]))
+    with capsys.disabled(): print(f"\n{r.stdout}{rep.groupby('group').size().value_counts().sort_index().rename('groups of size').to_dict()}\n{sc}\n"
+                                  f"distances: copies {rep[rep.source=='copies'].distance.max()} max, v18 JPEG vs PNG {rep[rep.source=='v18png'].distance.max()} max")
+    assert list(rep.columns)==['group','id','source','distance']
+    assert (sc['precision'], sc['recall'])==(1., 1.), sc
+    assert rep.groupby('group').source.apply(lambda s: (s=='hpa2018').sum()+(s=='v18').sum()).eq(1).all()   # no group of two originals
+    assert rep.group.nunique()==24+len(full)
+    assert 'skipped 3 unreadable sample(s) of v18' in r.stdout                 # the 3 partial HPAv18 samples
+    assert (d/'groups.jpg').stat().st_size>10_000 and len(pd.read_csv(d/'hashes.csv'))==64+30+8+8

@@ -1,13 +1,11 @@
-"End to end: `hpa-prep` caches, then `hpa-train`/`hpa-predict` on the cache; corrupt sources; kill and resume; bad options; real data."
-import json, os, signal, subprocess, time, pytest, numpy as np, pandas as pd
+"""End to end: `hpa-prep` caches, then `hpa-train`/`hpa-predict` on the cache; corrupt sources; kill and resume; bad options; real data.
+The installed console script runs in a new process for the corrupt source (exit status 3; started as the module starts, so
+that it runs beside the other tests) and for the kill; the rest runs in this process."""
+import json, shutil, signal, subprocess, time, pytest, numpy as np, pandas as pd
 from pathlib import Path
-from functools import partial
-from hpa_fastai.synth import make_synth
-from hpa_fastai.image import open_hpa
-from hpa_fastai.cache import hpa_prep
+from hpa_fastai.all import make_synth, open_hpa, hpa_prep
 
-from helpers import cmd, run, ok
-run = partial(run, timeout=300)
+from helpers import cmd, start, main, ok, selected
 
 def prep(*args, **kw):
     "Run `hpa-prep` in this process (no interpreter start-up); returns the exit status"
@@ -23,65 +21,61 @@ def same_as_source(cache, src, ids, size, channels='rgby'):
     for i in ids: assert np.array_equal(open_hpa(Path(cache)/i, channels), open_hpa(Path(src)/i, channels, size)), i
 
 @pytest.fixture(scope='module')
-def synth(tmp_path_factory):
+def data(tmp_path_factory):
+    "24 synthetic 64 px images, to cache at 64 and 32 px"
     p = tmp_path_factory.mktemp('prep')
     make_synth(p/'s', n=24, size=64, seed=5, progress=False)
     return p
 
-@pytest.mark.slow
-def test_prep_train_predict(synth, tmp_path, capsys):
+@pytest.fixture(scope='module', autouse=True)
+def corrupt(request, data, tmp_path_factory):
+    "`hpa-prep` (the installed script) of a copy of `data` with one PNG truncated: started as this module starts, to run beside the tests before the last"
+    if not selected(request, 'test_corrupt_source'): yield None; return
+    d = tmp_path_factory.mktemp('corrupt')
+    shutil.copytree(data/'s', d/'src')
+    ids = pd.read_csv(d/'src/train.csv').Id.tolist()
+    bad = d/'src/train'/f'{ids[7]}_blue.png'
+    bad.write_bytes(bad.read_bytes()[:200])
+    p = start('hpa-prep', d/'src/train', '--csv', d/'src/train.csv', '--out', d/'c', '--sizes', 32, '--quiet', timeout=300)
+    yield d,ids,bad,p
+    p.close()
+
+def test_prep_train_predict(data, tmp_path, capsys):
     "Cache at two sizes, then train and predict on the 32 px cache exactly as on a raw folder"
-    src,c = synth/'s'/'train',tmp_path/'c'
-    r = ok(run('hpa-prep', src, '--csv', synth/'s/train.csv', '--out', c, '--sizes', '64,32', '--quiet'))
+    src,c = data/'s'/'train',tmp_path/'c'
+    r = ok(main('hpa-prep', src, '--csv', data/'s/train.csv', '--out', c, '--sizes', '64,32', '--quiet'))
     assert '24 samples, 24 converted, 0 already cached, 0 skipped' in r.stdout, r.stdout
-    ids = pd.read_csv(synth/'s/train.csv').Id.tolist()
+    ids = pd.read_csv(data/'s/train.csv').Id.tolist()
     for sz in (64,32):
         m = json.loads((c/str(sz)/'manifest.json').read_text())
         assert (m['n'], m['size'], m['format'], m['channels'], m['skipped']) == (24, sz, 'npy', 'rgby', {})
         assert sorted(m['items'])==sorted(ids)
-        assert pd.read_csv(c/str(sz)/'labels.csv').equals(pd.read_csv(synth/'s/train.csv'))
+        assert pd.read_csv(c/str(sz)/'labels.csv').equals(pd.read_csv(data/'s/train.csv'))
         same_as_source(c/str(sz), src, ids, sz)
     assert not list(c.rglob('.*.tmp*')), 'temporary files left behind'
-    assert prep(src, c, synth/'s/train.csv', sizes='64,32', quiet=True)==0
+    assert prep(src, c, data/'s/train.csv', sizes='64,32', quiet=True)==0
     assert '0 converted, 24 already cached' in capsys.readouterr().out
-    ok(run('hpa-train', '--csv', c/'32'/'labels.csv', '--images', c/'32', '--out', tmp_path/'m', '--schedule', 'full:1:1e-3', '--bs', 8, '--quiet'))
-    ok(run('hpa-predict', tmp_path/'m', '--images', c/'32', '--out', tmp_path/'sub.csv', '--quiet'))
+    ok(main('hpa-train', '--csv', c/'32'/'labels.csv', '--images', c/'32', '--out', tmp_path/'m', '--schedule', 'full:1:1e-3', '--bs', 8, '--quiet'))
+    ok(main('hpa-predict', tmp_path/'m', '--images', c/'32', '--out', tmp_path/'sub.csv', '--quiet'))
     sub = pd.read_csv(tmp_path/'sub.csv')
     assert sorted(sub.Id)==sorted(ids) and len(sub)==24
 
-def test_unlabelled_and_png(synth, tmp_path):
+def test_unlabelled_and_png(data, tmp_path):
     "Without --csv every sample of the folder is cached (a test set); --format png writes stacked RGBA PNGs"
-    src = synth/'s'/'train'
+    src = data/'s'/'train'
     assert prep(src, tmp_path/'c', sizes='32', format='png', quiet=True)==0
     fns = sorted((tmp_path/'c'/'32').glob('*.png'))
     assert len(fns)==24 and not (tmp_path/'c'/'32'/'labels.csv').exists()
     same_as_source(tmp_path/'c'/'32', src, [o.stem for o in fns], 32)
 
-def test_processes(synth, tmp_path):
+def test_processes(data, tmp_path):
     "--processes gives the same files as threads"
-    src = synth/'s'/'train'
-    assert prep(src, tmp_path/'t', synth/'s/train.csv', sizes='32', quiet=True)==0
-    assert prep(src, tmp_path/'p', synth/'s/train.csv', sizes='32', processes=True, workers=2, quiet=True)==0
+    src = data/'s'/'train'
+    assert prep(src, tmp_path/'t', data/'s/train.csv', sizes='32', quiet=True)==0
+    assert prep(src, tmp_path/'p', data/'s/train.csv', sizes='32', processes=True, workers=2, quiet=True)==0
     for f in (tmp_path/'t'/'32').glob('*.npy'): assert f.read_bytes()==(tmp_path/'p'/'32'/f.name).read_bytes()
     mt,mp = [json.loads((tmp_path/o/'32'/'manifest.json').read_text())['items'] for o in 'tp']
     assert mt==mp and len(mt)==24
-
-def test_corrupt_source(synth, tmp_path):
-    "A truncated PNG is named on stderr and skipped (exit 3); every other sample is cached and listed in labels.csv"
-    src = tmp_path/'src'
-    os.system(f'cp -r {synth/"s"} {src}')
-    ids = pd.read_csv(src/'train.csv').Id.tolist()
-    bad = src/'train'/f'{ids[7]}_blue.png'
-    bad.write_bytes(bad.read_bytes()[:200])
-    r = run('hpa-prep', src/'train', '--csv', src/'train.csv', '--out', tmp_path/'c', '--sizes', 32, '--quiet')
-    assert r.returncode==3 and 'Traceback' not in r.stderr, r.stderr
-    assert str(bad) in r.stderr and '1 skipped' in r.stdout
-    good = [o for o in ids if o!=ids[7]]
-    assert sorted(o.stem for o in (tmp_path/'c'/'32').glob('*.npy'))==sorted(good)
-    assert sorted(pd.read_csv(tmp_path/'c'/'32'/'labels.csv').Id)==sorted(good)
-    m = json.loads((tmp_path/'c'/'32'/'manifest.json').read_text())
-    assert list(m['skipped'])==[ids[7]] and str(bad) in m['skipped'][ids[7]]
-    same_as_source(tmp_path/'c'/'32', src/'train', good, 32)
 
 @pytest.mark.slow
 def test_kill_and_resume(tmp_path, capsys):
@@ -113,16 +107,16 @@ def test_kill_and_resume(tmp_path, capsys):
     (dict(sizes='4'), "at least 8 pixels"),
     (dict(channels='rgbx'), "channels='rgbx'"),
 ])
-def test_bad_options(synth, tmp_path, capsys, kw, msg):
-    prep_fails(capsys, msg, synth/'s'/'train', tmp_path/'c', quiet=True, **kw)
+def test_bad_options(data, tmp_path, capsys, kw, msg):
+    prep_fails(capsys, msg, data/'s'/'train', tmp_path/'c', quiet=True, **kw)
 
-def test_bad_folders(synth, tmp_path, capsys):
+def test_bad_folders(data, tmp_path, capsys):
     prep_fails(capsys, 'does not exist', tmp_path/'nope', tmp_path/'c')
-    prep_fails(capsys, 'does not exist', synth/'s'/'train', tmp_path/'c', tmp_path/'nope.csv')
-    assert prep(synth/'s'/'train', tmp_path/'c', sizes='32', quiet=True)==0
-    prep_fails(capsys, "made with format='npy'", synth/'s'/'train', tmp_path/'c', sizes='32', format='png', quiet=True)
+    prep_fails(capsys, 'does not exist', data/'s'/'train', tmp_path/'c', tmp_path/'nope.csv')
+    assert prep(data/'s'/'train', tmp_path/'c', sizes='32', quiet=True)==0
+    prep_fails(capsys, "made with format='npy'", data/'s'/'train', tmp_path/'c', sizes='32', format='png', quiet=True)
     (tmp_path/'c'/'32'/'manifest.json').write_text('{"items": ')
-    prep_fails(capsys, 'manifest.json is not valid JSON', synth/'s'/'train', tmp_path/'c', sizes='32', quiet=True)
+    prep_fails(capsys, 'manifest.json is not valid JSON', data/'s'/'train', tmp_path/'c', sizes='32', quiet=True)
 
 def test_real_kaggle_and_hpav18(shared, tmp_path, capsys):
     "Real 512 px Kaggle PNGs, and HPAv18 colour JPEGs (2048²) whose partial samples are skipped by name"
@@ -141,3 +135,17 @@ def test_real_kaggle_and_hpav18(shared, tmp_path, capsys):
     full = v[~v.Id.isin(part)].Id.tolist()
     assert sorted(pd.read_csv(tmp_path/'v'/'64'/'labels.csv').Id)==sorted(full)
     same_as_source(tmp_path/'v'/'64', shared/'hpav18'/'images', full, 64)
+
+@pytest.mark.slow
+def test_corrupt_source(corrupt):
+    "A truncated PNG is named on stderr and skipped (exit 3); every other sample is cached and listed in labels.csv"
+    d,ids,bad,p = corrupt
+    r = p.result()
+    assert r.returncode==3 and 'Traceback' not in r.stderr, r.stderr
+    assert str(bad) in r.stderr and '1 skipped' in r.stdout
+    good = [o for o in ids if o!=ids[7]]
+    assert sorted(o.stem for o in (d/'c'/'32').glob('*.npy'))==sorted(good)
+    assert sorted(pd.read_csv(d/'c'/'32'/'labels.csv').Id)==sorted(good)
+    m = json.loads((d/'c'/'32'/'manifest.json').read_text())
+    assert list(m['skipped'])==[ids[7]] and str(bad) in m['skipped'][ids[7]]
+    same_as_source(d/'c'/'32', d/'src/train', good, 32)

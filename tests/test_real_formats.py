@@ -1,7 +1,6 @@
 "Every real format in ../shared/data loads with the right shapes, dtypes, value ranges and labels."
 import numpy as np, torch, pytest
-from hpa_fastai.labels import *
-from hpa_fastai.image import *
+from hpa_fastai.all import HPADataError, read_labels, class_counts, TensorImageRGBY
 
 def _check(x, c, hw):
     assert isinstance(x, TensorImageRGBY) and x.dtype==torch.uint8

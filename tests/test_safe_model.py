@@ -1,9 +1,8 @@
 """The safe model pair: `model.safetensors` + `model.json` load without unpickling anything (pickle and torch.load are
 disabled in a fresh process), give the predictions of `export.pkl`, and a folder holding both is loaded from the pair."""
 import json, pickle, subprocess, sys, pytest, torch
-from hpa_fastai.synth import make_synth
-from hpa_fastai.learner import train
-from hpa_fastai.inference import load_hpa, predict
+import numpy as np
+from hpa_fastai.all import load_hpa, predict
 
 NO_PICKLE = """
 import pickle, _pickle, torch, torch.serialization
@@ -14,16 +13,20 @@ pickle.load = pickle.loads = _pickle.load = _pickle.loads = _no
 pickle.Unpickler = _pickle.Unpickler = _NoUnpickler
 torch.load = torch.serialization.load = _no
 """
-PREDICT = NO_PICKLE + """
+GUARDED = NO_PICKLE + """
 import sys, json
-from hpa_fastai.inference import load_hpa, predict
-ids,p = predict(load_hpa(sys.argv[1]), None, sys.argv[2], progress=False)
-print(json.dumps(dict(ids=ids, probs=p.tolist())))
-"""
-CLI = NO_PICKLE + """
-import sys
+from hpa_fastai.all import load_hpa, predict
 from hpa_fastai.cli import hpa_predict
-hpa_predict.__wrapped__(sys.argv[1], images=sys.argv[2], out=sys.argv[3], probs=sys.argv[4], quiet=True)
+m,images,sent,o = sys.argv[1:]
+res = {}
+for k in ('folder', 'model.safetensors', 'model.json'):  # the safe pair, named three ways
+    ids,p = predict(load_hpa(m if k=='folder' else f'{m}/{k}'), None, images, progress=False)
+    res[k] = dict(ids=ids, probs=p.tolist())
+hpa_predict.__wrapped__(sent, images=images, out=f'{o}/sub.csv', probs=f'{o}/p.npy', quiet=True)  # a folder whose export.pkl would run code
+for k,f in (('pickle.loads', lambda: pickle.loads(pickle.dumps(1))), ('export.pkl', lambda: load_hpa(f'{m}/export.pkl'))):  # last: the guard is live
+    try: f(); res[k] = 'no error'
+    except Exception as e: res[k] = f'{type(e).__name__}: {e}'
+print(json.dumps(res))
 """
 
 class Marker:
@@ -32,49 +35,48 @@ class Marker:
     def __reduce__(self): return (open, (self.fn, 'w'))
 
 @pytest.fixture(scope='module')
-def model(tmp_path_factory):
+def guarded(synth, model, tmp_path_factory):
+    """One fresh process with unpickling disabled: it predicts `synth` with the shared model's safe pair (named as a folder
+    and as either file), runs `hpa-predict` on a folder `sent` holding the pair and an export.pkl that would create a file
+    `pwned`, then tries to unpickle; what it saw, by case"""
     d = tmp_path_factory.mktemp('safe')
-    make_synth(d/'s', n=32, size=32, seed=4, progress=False)
-    train(d/'s/train.csv', out=d/'m', schedule='full:1:1e-2', bs=8, n_folds=4, arch='resnet10t', progress=False)
-    return d
-
-def _run(code, *args):
-    r = subprocess.run([sys.executable, '-c', code, *map(str, args)], capture_output=True, text=True, timeout=300)
+    sent = d/'sent'; sent.mkdir()
+    for f in ('model.safetensors','model.json'): (sent/f).write_bytes((model/f).read_bytes())
+    (sent/'export.pkl').write_bytes(pickle.dumps(Marker(str(d/'pwned'))))
+    r = subprocess.run([sys.executable, '-c', GUARDED, model, synth/'train', sent, d], capture_output=True, text=True, timeout=300)
     assert r.returncode==0, r.stderr[-3000:]
-    return r.stdout
+    return d, json.loads(r.stdout.splitlines()[-1])
 
-def test_checks_are_live():
-    "The guard really stops unpickling: the same code fails on export.pkl"
-    r = subprocess.run([sys.executable, '-c', NO_PICKLE+"pickle.loads(pickle.dumps(1))"], capture_output=True, text=True)
-    assert r.returncode!=0 and 'unpickling was attempted' in r.stderr
+@pytest.fixture(scope='module')
+def ref(synth, model):
+    "The shared model's predictions from export.pkl, unpickled in this process"
+    return predict(load_hpa(model/'export.pkl'), None, synth/'train', progress=False)
 
+@pytest.mark.slow
+def test_checks_are_live(guarded):
+    "The guard really stops unpickling: pickle.loads fails, and so does loading export.pkl"
+    _,res = guarded
+    assert res['pickle.loads']=='AssertionError: unpickling was attempted'
+    assert 'unpickling was attempted' in res['export.pkl'], res['export.pkl']
+
+@pytest.mark.slow
 @pytest.mark.parametrize('which', ['folder', 'model.safetensors', 'model.json'])
-def test_safe_pair_never_unpickles(model, which):
-    d = model
-    fn = d/'m' if which=='folder' else d/'m'/which
-    out = json.loads(_run(PREDICT, fn, d/'s/train').splitlines()[-1])
-    ids,ref = predict(load_hpa(d/'m/export.pkl'), None, d/'s/train', progress=False)  # the pickle, in this process
+def test_safe_pair_never_unpickles(guarded, ref, which):
+    out = guarded[1][which]
+    ids,p = ref
     assert out['ids']==ids
-    assert torch.allclose(torch.tensor(out['probs']), ref, atol=1e-6)
+    assert torch.allclose(torch.tensor(out['probs']), p, atol=1e-6)
 
-def test_export_pkl_is_refused_by_the_guard(model):
-    r = subprocess.run([sys.executable, '-c', PREDICT, model/'m/export.pkl', model/'s/train'], capture_output=True, text=True, timeout=300)
-    assert r.returncode!=0 and 'unpickling was attempted' in r.stderr
-
-def test_hpa_predict_on_a_folder_uses_the_pair(model, tmp_path):
+@pytest.mark.slow
+def test_hpa_predict_on_a_folder_uses_the_pair(guarded, ref):
     "A folder whose export.pkl would run code: hpa-predict reads the pair and the code never runs"
-    m = tmp_path/'sent'; m.mkdir()
-    for f in ('model.safetensors','model.json'): (m/f).write_bytes((model/'m'/f).read_bytes())
-    (m/'export.pkl').write_bytes(pickle.dumps(Marker(str(tmp_path/'pwned'))))
-    _run(CLI, m, model/'s/train', tmp_path/'sub.csv', tmp_path/'p.npy')
-    assert not (tmp_path/'pwned').exists() and (tmp_path/'sub.csv').exists()
-    import numpy as np
-    _,ref = predict(load_hpa(model/'m/export.pkl'), None, model/'s/train', progress=False)
-    assert np.allclose(np.load(tmp_path/'p.npy'), ref.numpy(), atol=1e-5)
-    with pytest.raises(Exception): load_hpa(m/'export.pkl')  # naming the pickle does unpickle it: the danger is real
-    assert (tmp_path/'pwned').exists()
+    d,_ = guarded
+    assert not (d/'pwned').exists() and (d/'sub.csv').exists()
+    assert np.allclose(np.load(d/'p.npy'), ref[1].numpy(), atol=1e-5)
+    with pytest.raises(Exception): load_hpa(d/'sent'/'export.pkl')  # naming the pickle does unpickle it: the danger is real
+    assert (d/'pwned').exists()
 
 def test_metadata(model):
-    meta = json.loads((model/'m/model.json').read_text())
+    meta = json.loads((model/'model.json').read_text())
     for k in ('arch','channels','classes','stats','size','thresh','n_in','n_out'): assert k in meta
     assert meta['arch']=='resnet10t' and meta['n_in']==4 and meta['n_out']==28 and len(meta['stats'][0])==4

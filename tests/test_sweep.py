@@ -1,26 +1,27 @@
 """Bad-input sweep: every console script over each bad input. Each must end with a one-paragraph message that names
 what is wrong, an exit status other than 0, no traceback, and no damage to an output that existed before. Where
 skipping is safe (`--skip-bad`), the bad samples are skipped and listed in a report. The table input -> command ->
-message is written to `sweep.md` in the pytest temporary folder and printed (run with `-s` to see it)."""
-import os, resource, shutil, signal, subprocess, sys, pytest
+message is written to `sweep.md` in the pytest temporary folder and printed (run with `-s` to see it).
+
+The scripts run in this process (`helpers.main`: the same argument parser and function as the console script), except the
+rows with a file-size limit (a full disk), which is a limit of a process: those run as the installed console scripts in
+new processes, started first so that they run beside the others, and they also check that `hpa-synth`, `hpa-train`,
+`hpa-predict` and `hpa-evaluate` end a bad input with one line `<script>: ...` on stderr and exit status 1."""
+import os, resource, shutil, signal, pytest
 import numpy as np, pandas as pd
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from PIL import Image
-from hpa_fastai.synth import make_synth
-from hpa_fastai.learner import train
+from hpa_fastai.all import make_synth
 
-BIN = Path(sys.executable).parent
-ROWS = []  # filled by test_sweep, printed by test_table
+from helpers import start, main
 
-# %% fixtures: one small valid set and one trained model, shared read-only by every row
+# %% fixtures: one small valid set and the shared model, read-only for every row
 @pytest.fixture(scope='module')
-def base(tmp_path_factory):
+def base(tmp_path_factory, model):
     b = tmp_path_factory.mktemp('sweep_base')
     make_synth(b/'s', n=24, size=32, seed=5, progress=False)
     make_synth(b/'z', n=6, size=32, fmt='z2g', seed=5, progress=False)
     make_synth(b/'s21', n=8, size=32, fmt='hpa2021', seed=5, progress=False)
-    train(b/'s/train.csv', out=b/'m', schedule='full:1:1e-2', bs=8, n_folds=3, arch='resnet10t', progress=False)
+    shutil.copytree(model, b/'m')
     return b
 
 def _copyset(b, d):
@@ -107,10 +108,10 @@ TABLE = [
     dict(input='model with 28 classes, labels with 19', setup=labels_2021, cmd='hpa-evaluate --labels {d}/s21/train.csv --model {d}/m --images {d}/s21/train --out {d}/rep', expect='differ from the 19 classes'),
     dict(input='full disk (file-size limit) writing the report', setup=lambda b,d: (existing(b,d), pd.DataFrame({'Id':pd.read_csv(d/'s/train.csv').Id, 'Predicted':'0'}).to_csv(d/'subm.csv', index=False)),
          cmd='hpa-evaluate --labels {d}/s/train.csv --submission {d}/subm.csv --out {d}/rep', expect='file-size limit', limit=60, keep=['rep/metrics.json']),
-    # the other helpers' commands, when installed
-    dict(input='non-existent image folder', setup=None, cmd='hpa-prep {d}/no_such_folder --out {d}/c --quiet', expect='no_such_folder', optional=True),
-    dict(input='non-existent label table', setup=None, cmd='hpa-download --csv {d}/no_such.csv --out {d}/v18 --quiet', expect='no_such.csv', optional=True),
-    dict(input='non-existent image folder', setup=None, cmd='hpa-dupes {d}/no_such_folder --out {d}/d.csv --quiet', expect='no_such_folder', optional=True),
+    # the other helpers' commands
+    dict(input='non-existent image folder', setup=None, cmd='hpa-prep {d}/no_such_folder --out {d}/c --quiet', expect='no_such_folder'),
+    dict(input='non-existent label table', setup=None, cmd='hpa-download --csv {d}/no_such.csv --out {d}/v18 --quiet', expect='no_such.csv'),
+    dict(input='non-existent image folder', setup=None, cmd='hpa-dupes {d}/no_such_folder --out {d}/d.csv --quiet', expect='no_such_folder'),
 ]
 SKIP = [  # --skip-bad: the run goes on without the bad samples and lists them
     dict(input='corrupt image, --skip-bad', setup=corrupt_image, cmd=f'hpa-train --csv {{d}}/s/train.csv --out {{d}}/o --skip-bad {T}', report='o/skipped.csv'),
@@ -124,51 +125,56 @@ def _limit(n):
         resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
     return f
 
-def _run(row, b, d):
+def _setup(row, b, d):
+    "Make the row's folder and its bad input; the bytes of the files that must survive"
     d.mkdir(parents=True, exist_ok=True)
     if row.get('setup'): row['setup'](b, d)
-    before = {k:(d/k).read_bytes() for k in row.get('keep', [])}
-    args = row['cmd'].format(d=d, b=b).split()
-    exe = shutil.which(args[0], path=str(BIN)) or shutil.which(args[0])
-    if exe is None: return None
-    r = subprocess.run([exe, *args[1:]], capture_output=True, text=True, timeout=600, cwd=d,
-                       preexec_fn=_limit(row['limit']) if row.get('limit') else None, env={**os.environ, 'HPA_DEBUG':''})
-    return r, before
+    return {k:(d/k).read_bytes() for k in row.get('keep', [])}
+
+def _start(row, b, d):
+    "A row with a file-size limit: the installed console script in a new process under the limit, started now"
+    return start(*row['cmd'].format(d=d, b=b).split(), cwd=d, preexec_fn=_limit(row['limit']), env={**os.environ, 'HPA_DEBUG':''})
 
 def _short(cmd, d): return cmd.split()[0] + ' ' + ' '.join(o.replace(str(d)+'/', '') for o in cmd.split()[1:])
 
 @pytest.mark.slow
 def test_sweep(base, tmp_path):
-    rows = [dict(r, i=i) for i,r in enumerate(TABLE)]
-    with ThreadPoolExecutor(2) as ex: res = list(ex.map(lambda r: _run(r, base, tmp_path/f'row{r["i"]}'), rows))
-    fails = []
-    for row,rr in zip(rows, res):
-        if rr is None:
-            if row.get('optional'): ROWS.append((row['input'], row['cmd'].split()[0], '(command not installed: skipped)')); continue
-            fails.append(f"{row['cmd']}: not installed"); continue
-        r,before = rr
-        d = tmp_path/f'row{row["i"]}'
+    rows = [dict(r, i=i, d=tmp_path/f'row{i}') for i,r in enumerate(TABLE+SKIP)]
+    before = {r['i']:_setup(r, base, r['d']) for r in rows if r.get('limit')}
+    procs = {r['i']:_start(r, base, r['d']) for r in rows if r.get('limit')}
+    res = {}
+    for r in rows:
+        if r.get('limit'): continue
+        before[r['i']] = _setup(r, base, r['d'])
+        res[r['i']] = main(*r['cmd'].format(d=r['d'], b=base).split(), cwd=r['d'], env={'HPA_DEBUG':''})
+    res |= {i:p.result() for i,p in procs.items()}
+    fails,table = [],[]
+    for row in rows:
+        r,d = res[row['i']],row['d']
+        cmd_ = _short(row['cmd'], d).replace(str(base)+'/', '')
+        if 'report' in row:   # --skip-bad: exit 0, the bad sample listed in the report
+            if r.returncode!=0 or not (d/row['report']).exists():
+                fails.append(f"{row['input']} | {row['cmd']} -> rc {r.returncode}, stderr: {r.stderr[-1500:]}"); continue
+            bad = pd.read_csv(d/row['report'])
+            if bad.id.tolist()!=[_first(d)] or 'truncated or corrupt' not in bad.reason[0]: fails.append(f"{row['input']}: {row['report']} holds {bad.to_dict('records')}")
+            table.append((row['input'], cmd_, f"exit 0; skipped listed in {row['report']}: " + bad.reason[0].replace(str(d)+'/', '')))
+            continue
         msg = r.stderr.strip()
-        ROWS.append((row['input'], _short(row['cmd'], d).replace(str(base)+'/', ''), ' '.join(msg.replace(str(d)+'/', '').split())))
+        table.append((row['input'], cmd_, ' '.join(msg.replace(str(d)+'/', '').split())))
         if r.returncode==0 or 'Traceback' in r.stderr or row['expect'] not in r.stderr or '\n\n' in msg:
             fails.append(f"{row['input']} | {row['cmd']} -> rc {r.returncode}, stderr: {r.stderr[-1500:]}")
-        for k,v in before.items():
+        if row.get('limit') and (r.returncode!=1 or len(msg.splitlines())!=1 or not msg.startswith(row['cmd'].split()[0]+': ')):
+            fails.append(f"{row['input']} | {row['cmd']}: the console script did not end with one line '<script>: ...' and status 1: rc {r.returncode}, stderr: {r.stderr[-1500:]}")
+        for k,v in before[row['i']].items():
             if (d/k).read_bytes()!=v: fails.append(f"{row['input']}: {k}, which existed before, was changed")
         if list(d.rglob('.*.tmp*')): fails.append(f"{row['input']}: temporary files left: {list(d.rglob('.*.tmp*'))}")
+    md = '| input | command | message |\n|---|---|---|\n' + '\n'.join(f'| {a} | `{b}` | {c} |' for a,b,c in table) + '\n'
+    (tmp_path/'sweep.md').write_text(md)
+    print(f'\n{md}\n(written to {tmp_path/"sweep.md"})')
     assert not fails, '\n\n'.join(fails)
+    assert len(table)==len(TABLE)+len(SKIP) and all(c for _,_,c in table)
 
-@pytest.mark.slow
-@pytest.mark.parametrize('row', SKIP, ids=lambda r: r['cmd'].split()[0])
-def test_skip_bad(base, tmp_path, row):
-    r,_ = _run(row, base, tmp_path)
-    assert r.returncode==0, r.stderr[-2000:]
-    bad = pd.read_csv(tmp_path/row['report'])
-    assert bad.id.tolist()==[_first(tmp_path)] and 'truncated or corrupt' in bad.reason[0]
-    ROWS.append((row['input'], _short(row['cmd'], tmp_path).replace(str(base)+'/', ''), f"exit 0; skipped listed in {row['report']}: " + bad.reason[0].replace(str(tmp_path)+'/', '')))
-
-def test_table(tmp_path_factory):
-    if not ROWS: pytest.skip('the sweep did not run')
-    md = '| input | command | message |\n|---|---|---|\n' + '\n'.join(f'| {a} | `{b}` | {c} |' for a,b,c in ROWS) + '\n'
-    fn = tmp_path_factory.mktemp('sweep_table')/'sweep.md'
-    fn.write_text(md)
-    print(f'\n{md}\n(written to {fn})')
+def test_hpa_debug_keeps_the_traceback(base, tmp_path):
+    "HPA_DEBUG=1: a bad input ends with the traceback of the library's error instead of the one line"
+    r = main('hpa-predict', tmp_path/'nope.pkl', '--images', base/'s/train', '--out', tmp_path/'p.csv', '--quiet', env={'HPA_DEBUG':'1'})
+    assert r.returncode==1 and 'Traceback' in r.stderr and f'HPADataError: Model file {tmp_path/"nope.pkl"} does not exist' in r.stderr, r.stderr

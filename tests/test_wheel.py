@@ -3,6 +3,7 @@ import os, shutil, subprocess, sys, textwrap, zipfile, pytest
 from pathlib import Path
 
 from helpers import ok
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = [sys.executable, '-m', 'pip', '-q', '--disable-pip-version-check']
