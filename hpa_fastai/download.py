@@ -18,8 +18,8 @@ from .core import *
 from .core import _atomic
 
 # %% auto #0
-__all__ = ['HPAV18_URL', 'RETRY_CODES', 'PNG_END', 'hpav18_url', 'FetchError', 'decode_jpeg', 'fetch', 'FaultServer', 'to_plane',
-           'done', 'download_hpav18', 'hpa_download']
+__all__ = ['HPAV18_URL', 'RETRY_CODES', 'PNG_END', 'hpav18_url', 'FetchError', 'decode_jpeg', 'fetch', 'to_plane', 'done',
+           'download_hpav18', 'hpa_download']
 
 # %% ../nbs/14_download.ipynb #bb0c4972
 HPAV18_URL = 'http://v18.proteinatlas.org/images'

@@ -16,12 +16,11 @@ from .core import *
 from .core import _atomic
 from .labels import *
 from .image import *
-from .data import read_dupes
 from fastai.vision.all import *
 
 # %% auto #0
-__all__ = ['phash', 'hamming', 'hash_sample', 'hash_folder', 'perturb', 'perturbed_copies', 'find_pairs', 'group_pairs',
-           'dupe_report', 'pair_set', 'pair_scores', 'show_groups', 'hpa_dupes']
+__all__ = ['phash', 'hamming', 'hash_sample', 'hash_folder', 'find_pairs', 'group_pairs', 'dupe_report', 'show_groups',
+           'hpa_dupes']
 
 # %% ../nbs/15_dupes.ipynb #0b3b1467
 def phash(x:np.ndarray, hash_size:int=8, highfreq:int=4)->np.ndarray:

@@ -146,7 +146,7 @@ def check_thresh(t, n:int, what:str='thresh'):
     "`t` as a float (one threshold) or a float tensor of `n` (one per class), each finite and in [0,1]; else one sentence naming `what`"
     try: v = torch.as_tensor(t, dtype=torch.float64).flatten()
     except (TypeError, ValueError, RuntimeError): raise HPADataError(f"{what} {t!r} is not a number or a list of numbers.") from None
-    if v.numel() not in (1,n): raise HPADataError(f"{what} has {v.numel()} values for {n} classes: pass one number or one per class.")
+    if v.numel() not in (1,n): raise HPADataError(f"{what} has {v.numel()} thresholds for {n} classes: pass one number or one per class.")
     if not (v.isfinite().all() and (v>=0).all() and (v<=1).all()): raise HPADataError(f"{what} must be probabilities in [0, 1], got {[round(o, 4) for o in v.tolist()[:6]]}{' ...' if v.numel()>6 else ''}.")
     return v.item() if v.numel()==1 else v.float()
 

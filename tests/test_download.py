@@ -3,7 +3,8 @@ import subprocess, time, signal, pytest, pandas as pd
 from types import SimpleNamespace
 from functools import partial
 from PIL import Image
-from hpa_fastai.all import FaultServer, hpav18_url, hpa_download, open_hpa, STAINS
+from hpa_fastai.all import hpav18_url, hpa_download, open_hpa, STAINS
+from hpa_fastai.download import FaultServer  # a test server: importable, but not in `__all__`
 
 from helpers import cmd, run
 run = partial(run, timeout=300)

@@ -3,7 +3,8 @@
 script in a new process, started as the module starts so that it runs beside the other tests; the rest runs in this process."""
 import itertools, pytest, numpy as np, pandas as pd
 from PIL import Image
-from hpa_fastai.all import perturbed_copies, pair_set, pair_scores, read_dupes, hpa_dupes, to_plane, decode_jpeg, STAINS, make_synth, hpa_setup
+from hpa_fastai.all import read_dupes, hpa_dupes, to_plane, decode_jpeg, STAINS, make_synth, hpa_setup
+from hpa_fastai.dupes import perturbed_copies, pair_set, pair_scores  # evaluation helpers: importable, not in `__all__`
 from hpa_fastai.cli import hpa_predict, hpa_train
 
 from helpers import SHARED, start, main, ok, selected
