@@ -6,14 +6,14 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #b04fdaa2
 from __future__ import annotations
-import os, io, errno, tempfile
+import os, io, errno, tempfile, glob, math, functools, inspect
 from pathlib import Path
 import numpy as np, torch
 from torch import Tensor
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['HPADataError', 'make_dir', 'torch_save']
+__all__ = ['OPTS', 'HPADataError', 'make_dir', 'torch_save', 'check_outputs', 'Opt', 'check_opts', 'checked']
 
 # %% ../nbs/00_core.ipynb #f3711442
 class HPADataError(ValueError):
@@ -26,13 +26,27 @@ def _why(e:Exception)->str:
     if isinstance(e, OSError): return e.strerror or str(e)
     return "the write failed, probably for lack of disk space (torch.save could not write all of it)"
 
+def _alive(pid:int)->bool:
+    "Whether process `pid` runs on this machine"
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def _sweep_tmp(fn:Path):
+    "Remove the temporary files of `fn` that a killed writer (SIGKILL, power cut) left behind: those named after a process that no longer runs"
+    for t in fn.parent.glob(f'.{glob.escape(fn.stem)}.*.tmp{glob.escape(fn.suffix)}'):
+        pid = t.name[len(fn.stem)+2:].split('.', 1)[0]
+        if pid.isdigit() and int(pid)!=os.getpid() and not _alive(int(pid)): t.unlink(missing_ok=True)
+
 def _atomic(fn:Path, write):
     "Call `write(tmp)` on a temporary name beside `fn`, then move it into place, so a reader never sees half a file"
     fn = Path(fn)
     if not fn.parent.is_dir():
         why = 'is a file, not a folder' if fn.parent.exists() or any(p.is_file() for p in fn.parents) else 'does not exist'
         raise HPADataError(f"Cannot write {fn}: folder {fn.parent} {why}.")
-    try: fd,tmp = tempfile.mkstemp(dir=fn.parent, prefix=f'.{fn.stem}.', suffix=f'.tmp{fn.suffix}')  # keep the suffix: np.save appends .npy otherwise
+    _sweep_tmp(fn)
+    try: fd,tmp = tempfile.mkstemp(dir=fn.parent, prefix=f'.{fn.stem}.{os.getpid()}.', suffix=f'.tmp{fn.suffix}')  # keep the suffix: np.save appends .npy otherwise
     except OSError as e: raise HPADataError(f"Cannot write {fn}: {_why(e)}.") from None
     os.close(fd)
     um = os.umask(0); os.umask(um)
@@ -61,6 +75,27 @@ def torch_save(obj, fn:str|Path)->Path:
     buf = io.BytesIO(); torch.save(obj, buf)
     return _atomic(fn, lambda o: Path(o).write_bytes(buf.getbuffer()))
 
+# %% ../nbs/00_core.ipynb #f729c2e4
+def _same(a:Path, b:Path)->bool:
+    "Whether paths `a` and `b` name one file (existing or not)"
+    try:
+        if a.exists() and b.exists(): return os.path.samefile(a, b)
+    except OSError: pass
+    return a.resolve()==b.resolve()
+
+def _flat(d:dict)->list:
+    "(option, path) pairs of a dict of option -> path, list of paths or `None`"
+    return [(k,Path(p)) for k,v in d.items() if v is not None for p in (v if isinstance(v, (list,tuple,L)) else [v]) if p is not None]
+
+def check_outputs(outs:dict, ins:dict=None):
+    "Refuse, naming both, when an output of `outs` is another output or an input of `ins` (dicts of option -> path, list of paths or `None`)"
+    o,i = _flat(outs),_flat(ins or {})
+    for j,(k,p) in enumerate(o):
+        if p.is_dir(): raise HPADataError(f"--{k.replace('_','-')} {p} is a folder: pass a file name.")
+        for k2,q in o[:j]+i:
+            if _same(p, q):
+                raise HPADataError(f"--{k.replace('_','-')} {p} is also --{k2.replace('_','-')} {q}: outputs never overwrite an input or another output; choose another file.")
+
 # %% ../nbs/00_core.ipynb #9387627b
 def _jsonable(v):
     "`v` with tensors, numpy values, tuples and paths turned into JSON types"
@@ -71,3 +106,76 @@ def _jsonable(v):
     if isinstance(v, (list,tuple,L)): return [_jsonable(o) for o in v]
     if isinstance(v, Path): return str(v)
     return v
+
+# %% ../nbs/00_core.ipynb #ef64f50d
+class Opt:
+    "The valid values of a numeric option: an integer (or, with `int=False`, a finite number) from `lo` to `hi`; `gt`: strictly above `lo`"
+    def __init__(self, what:str, lo=None, hi=None, int:bool=True, gt:bool=False): store_attr()
+    def rule(self)->str:
+        "The range in words, e.g. 'an integer from 1 to 64' or 'a finite number above 0 and at most 10'"
+        lo = None if self.lo is None else f"{'above' if self.gt else 'at least'} {self.lo}"
+        hi = None if self.hi is None else f"at most {self.hi}"
+        kind = 'an integer' if self.int else 'a finite number'
+        if self.int and self.lo is not None and self.hi is not None and not self.gt: return f"{kind} from {self.lo} to {self.hi}"
+        return ' '.join([kind, ' and '.join(o for o in (lo,hi) if o)]).strip()
+    def __repr__(self): return f"{self.what}: {self.rule()}"
+    def ok(self, v)->bool:
+        "Whether `v` is in range"
+        if isinstance(v, bool) or not isinstance(v, (int,float,np.integer,np.floating)) or not math.isfinite(v): return False
+        if self.int and float(v)!=int(v): return False
+        if self.lo is not None and (v<=self.lo if self.gt else v<self.lo): return False
+        return self.hi is None or v<=self.hi
+    def check(self, name:str, v, src:str=None):
+        "`v` if it is in range, else an `HPADataError` naming option `name` (and `src`, where the value came from)"
+        if v is None or self.ok(v): return v
+        raise HPADataError(f"--{name.replace('_','-')} {v}{f' (in {src})' if src else ''} is out of range: {self.what} must be {self.rule()}.")
+
+# %% ../nbs/00_core.ipynb #18fc7198
+OPTS = dict(
+    n             = Opt('the number of images', 1, 10**7),
+    size          = Opt('the image side in pixels', 8, 16384),
+    synth_n       = Opt('the number of synthetic images', 10, 10**6),
+    synth_size    = Opt('the synthetic image side in pixels', 32, 4096),
+    synth_min     = Opt('the minimum images per class', 0, 10**5),
+    min_per_class = Opt('the minimum images per class', 0, 10**5),
+    n_heldout     = Opt('the number of held-back images', 1, 10**5),
+    seed          = Opt('the seed', 0, 2**32-1),
+    noise         = Opt('the noise standard deviation', 0, 1, int=False),
+    workers       = Opt('the number of workers', 0, 512),
+    n_workers     = Opt('the number of workers', 0, 512),
+    bs            = Opt('the batch size', 1, 2**16),
+    fold          = Opt('the validation fold', 0, 99),
+    n_folds       = Opt('the number of folds', 2, 100),
+    gamma         = Opt('the focal loss gamma', 0, 10, int=False),
+    thresh        = Opt('the decision threshold', 0, 1, int=False),
+    freeze_epochs = Opt('the number of head-only epochs', 0, 10**4),
+    lr_mult       = Opt('the learning-rate ratio of the head to the first layers', 1, 10**6, int=False),
+    epochs        = Opt('the number of epochs', 1, 10**4),
+    lr            = Opt('the learning rate', 0, 10, int=False, gt=True),
+    crop          = Opt('the crop side in pixels', 8, 16384),
+    min_labels    = Opt('the minimum labels per image', 0, 1000),
+    timeout       = Opt('the timeout in seconds', 0, 3600, int=False, gt=True),
+    retries       = Opt('the number of retries', 0, 100),
+    backoff       = Opt('the back-off in seconds', 0, 600, int=False),
+)
+
+# %% ../nbs/00_core.ipynb #21941712
+def check_opts(opts:dict=None, src:str=None, **kw):
+    "Check each value of `kw` whose name has a range in `opts` (default `OPTS`); `src` names where the values came from"
+    opts = ifnone(opts, OPTS)
+    for k,v in kw.items():
+        if k in opts: opts[k].check(k, v, src)
+    return kw
+
+def checked(f=None, **opts):
+    "Decorate `f` so that its arguments (those named in `OPTS`, and in `opts`, which take precedence) are checked before it runs"
+    if f is None: return partial(checked, **opts)
+    sig,table = inspect.signature(f),{**OPTS, **opts}
+    @functools.wraps(f)
+    def _f(*args, **kwargs):
+        b = sig.bind_partial(*args, **kwargs).arguments
+        for k,p in sig.parameters.items():  # a `**kwargs` catch-all is checked name by name
+            if p.kind is p.VAR_KEYWORD: b = {**b, **b.pop(k, {})}
+        check_opts(table, **b)
+        return f(*args, **kwargs)
+    return _f
