@@ -7,17 +7,38 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/core.html.md"""
 # %% ../nbs/00_core.ipynb #b04fdaa2
 from __future__ import annotations
 import os, io, errno, tempfile, glob, math, functools, inspect
+from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, torch
 from torch import Tensor
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['OPTS', 'HPADataError', 'make_dir', 'torch_save', 'check_outputs', 'Opt', 'check_opts', 'checked']
+__all__ = ['OPTS', 'HPADataError', 'cli_errors', 'make_dir', 'torch_save', 'check_outputs', 'Opt', 'check_opts', 'checked']
 
 # %% ../nbs/00_core.ipynb #f3711442
 class HPADataError(ValueError):
     "A bad input file, row or option, described in a sentence that names the culprit"
+
+# %% ../nbs/00_core.ipynb #f2f9f7a7
+def _user_msg(e:Exception)->str:
+    "The one-sentence message of an error a user can act on, else `None`"
+    if isinstance(e, HPADataError):
+        m = str(e).strip()  # raised in a DataLoader worker or a fastai callback, the sentence is the last line of the message
+        return m.splitlines()[-1].strip().split('HPADataError: ', 1)[-1] if '\n' in m else m
+    if isinstance(e, MemoryError): return "not enough memory: use a smaller --bs or --size, or fewer --workers."
+    if isinstance(e, OSError):
+        why = 'the disk is full or the file-size limit was reached' if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else e.strerror or str(e)
+        return f"cannot use {e.filename}: {why}." if e.filename else f"{why}."
+
+@contextmanager
+def cli_errors(cmd:str):
+    "Run a console script's body: any error ends it with one line `cmd: <sentence>` on stderr and status 1; `HPA_DEBUG=1` re-raises it with its traceback"
+    try: yield
+    except Exception as e:
+        if os.environ.get('HPA_DEBUG'): raise
+        msg = _user_msg(e) or f"unexpected error ({type(e).__name__}: {str(e).strip().splitlines()[-1] if str(e).strip() else 'no message'}); HPA_DEBUG=1 shows where it happened, please report it."
+        raise SystemExit(f"{cmd}: {msg}") from None
 
 # %% ../nbs/00_core.ipynb #98b13141
 def _why(e:Exception)->str:
