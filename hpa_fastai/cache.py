@@ -6,7 +6,7 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/cache.html.md"""
 
 # %% ../nbs/13_cache.ipynb #bd6359ad
 from __future__ import annotations
-import json, os, sys, time, zlib, warnings
+import json, os, sys, time, zlib, warnings, contextlib
 import numpy as np, pandas as pd
 from pathlib import Path
 from PIL import Image
@@ -20,7 +20,7 @@ from .core import *
 from .core import _atomic
 
 # %% auto #0
-__all__ = ['CACHE_FMTS', 'fmt_of', 'prep_cache', 'hpa_prep']
+__all__ = ['CACHE_FMTS', 'fmt_of', 'cache_lock', 'prep_cache', 'hpa_prep']
 
 # %% ../nbs/13_cache.ipynb #9438c9e1
 CACHE_FMTS = ('npy','png')
@@ -57,17 +57,30 @@ def _prep1(id:str, src:Path, dests:dict, channels:str='rgby', fmt:str='npy')->di
     return res
 
 # %% ../nbs/13_cache.ipynb #14f62cc4
+try: import fcntl
+except ImportError: fcntl = None   # Windows: no advisory locks, so one writer per cache at a time
+
 def _manifest(d:Path)->dict:
     fn = Path(d)/'manifest.json'
     if not fn.exists(): return {}
     try: return json.loads(fn.read_text())
     except json.JSONDecodeError as e: raise HPADataError(f"Cache manifest {fn} is not valid JSON ({e}): delete it to rebuild the cache index.") from None
 
+@contextlib.contextmanager
+def cache_lock(d:Path):
+    "Hold the exclusive lock of cache folder `d` (`fcntl.flock` on `d/.lock`), so that writers of one cache take turns to read, merge and write its index"
+    with open(Path(d)/'.lock', 'a') as f:
+        if fcntl: fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield
+        finally:
+            if fcntl: fcntl.flock(f, fcntl.LOCK_UN)
+
 def _parse_sizes(sizes)->list:
     ss = [o.strip() for o in sizes.split(',') if o.strip()] if isinstance(sizes, str) else listify(sizes)
     try: res = [int(o) for o in ss]
     except (TypeError, ValueError): raise HPADataError(f"sizes={sizes!r} is not a list of pixel sizes: use e.g. 512 or '512,256'.") from None
-    if not res or min(res)<8: raise HPADataError(f"sizes={sizes!r}: give one or more image sides of at least 8 pixels.")
+    if not res: raise HPADataError(f"sizes={sizes!r}: give one or more image sides, e.g. 512 or '512,256'.")
+    for o in res: OPTS['size'].check('sizes', o)
     return sorted(set(res), reverse=True)
 
 def _is_done(fn:Path, ent:dict, verify:bool, nc:int)->bool:
@@ -82,7 +95,29 @@ def _adopt(fn:Path, nc:int, sz:int)->dict|None:
     if x.dtype!=np.uint8 or x.shape!=(nc,sz,sz): return None
     return dict(bytes=fn.stat().st_size, crc32=_crc(x), shape=list(x.shape))
 
+def _same_kind(m:dict, d:Path, **kw):
+    "Refuse when the manifest `m` of cache folder `d` was made with other settings `kw` (format, channels, size)"
+    for k,v in kw.items():
+        if m and m.get(k)!=v: raise HPADataError(f"Cache {d} was made with {k}={m.get(k)!r}, not {v!r}: use another --out folder or delete {d}.")
+
+def _merge(m:dict, disk:dict, d:Path, fmt:str, nc:int, ids:set, dropped:dict):
+    "Add to this run's manifest `m` the entries another run wrote to `disk` meanwhile (each whose file is there), and its skipped samples"
+    for i,e in disk.get('items', {}).items():
+        if i not in m['items'] and dropped.get(i)!=e and _is_done(d/f'{i}.{fmt}', e, False, nc): m['items'][i] = e
+    sk = {**{i:r for i,r in disk.get('skipped', {}).items() if i not in ids}, **m['skipped']}
+    m['skipped'] = {i:r for i,r in sk.items() if i not in m['items']}
+
+def _merge_labels(keep:pd.DataFrame, fn:Path, id_col:str, items)->pd.DataFrame:
+    "The rows `keep` plus those of the labels table `fn` already in the cache (another run's) for other samples of `items`"
+    if not fn.exists(): return keep
+    try: old = pd.read_csv(fn, dtype=str, keep_default_na=False)
+    except (ValueError, OSError): return keep
+    if list(old.columns)!=list(keep.columns): return keep
+    ids = old[id_col].str.strip()
+    return pd.concat([keep, old[ids.isin(set(items)) & ~ids.isin(set(keep[id_col].str.strip()))]], ignore_index=True)
+
 # %% ../nbs/13_cache.ipynb #d5487a92
+@checked(chunk=Opt('the number of samples between manifest writes', 1, 10**6))
 def prep_cache(
     images:str|Path,           # Source image folder (any supported layout)
     out:str|Path,              # Cache folder; one sub-folder per size
@@ -100,6 +135,11 @@ def prep_cache(
     images,out,sizes = Path(images),Path(out),_parse_sizes(sizes)
     if fmt not in CACHE_FMTS: raise HPADataError(f"format={fmt!r} is not a cache format: use one of {', '.join(CACHE_FMTS)}.")
     if not images.is_dir(): raise HPADataError(f"Image folder {images} does not exist.")
+    dests = {sz: out/str(sz) for sz in sizes}
+    for o in [out, *dests.values()]:
+        if o.exists() and os.path.samefile(o, images) or o.resolve()==images.resolve():
+            raise HPADataError(f"--out {out} would write the cache into the --images folder {images} ({o}): choose a cache folder outside it.")
+    check_outputs({'out': [d/'labels.csv' for d in dests.values()]}, {'csv': csv})
     if csv is not None:
         df = read_labels(csv)
         fm = get_format(df.attrs['fmt'])
@@ -110,13 +150,11 @@ def prep_cache(
     channels = channel_letters(channels or (fm.channels if fm else 'rgby'))
     nc = len(channels)
     if fmt=='png' and nc==2: raise HPADataError(f"channels={channels!r}: a stacked PNG holds 1, 3 or 4 channels; use format='npy'.")
-    dests = {sz: out/str(sz) for sz in sizes}
-    mans = {}
+    mans,dropped = {},{sz:{} for sz in sizes}
     for sz,d in dests.items():
-        d.mkdir(parents=True, exist_ok=True)
+        make_dir(d, 'cache folder')
         m = _manifest(d)
-        for k,v in dict(format=fmt, channels=channels, size=sz).items():
-            if m and m.get(k)!=v: raise HPADataError(f"Cache {d} was made with {k}={m.get(k)!r}, not {v!r}: use another --out folder or delete {d}.")
+        _same_kind(m, d, format=fmt, channels=channels, size=sz)
         mans[sz] = dict(format=fmt, channels=channels, size=sz, source=str(images.resolve()), csv=str(Path(csv).resolve()) if csv else None,
                         labels=fm.name if fm else None, items=m.get('items', {}), skipped={})
     todo,reused,adopted = [],0,0
@@ -127,17 +165,23 @@ def prep_cache(
             if _is_done(fn, items.get(i), verify, nc): continue
             ent = _adopt(fn, nc, sz) if fn.exists() and (i not in items or verify) else None
             if ent and (i not in items or items[i]['crc32']==ent['crc32']): items[i] = ent; adopted += 1; continue
-            items.pop(i, None); ok = False
+            if i in items: dropped[sz][i] = items.pop(i)
+            ok = False
         if ok: reused += 1
         else: todo.append(i)
+    idset = set(ids)
     def _save(final=False):
         for sz,d in dests.items():
             m = mans[sz]
-            m.update(n=len(m['items']), updated=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-            _atomic(d/'manifest.json', lambda o: Path(o).write_text(json.dumps(m, indent=1)))
-            if final and raw is not None:
-                keep = raw[raw[fm.id_col].str.strip().isin(set(m['items']))]
-                _atomic(d/'labels.csv', lambda o: keep.to_csv(o, index=False))
+            with cache_lock(d):   # another run may write this cache too: read, merge and write under its lock
+                disk = _manifest(d)
+                _same_kind(disk, d, format=fmt, channels=channels, size=sz)
+                _merge(m, disk, d, fmt, nc, idset, dropped[sz])
+                m.update(n=len(m['items']), updated=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
+                _atomic(d/'manifest.json', lambda o: Path(o).write_text(json.dumps(m, indent=1)))
+                if final and raw is not None:
+                    keep = _merge_labels(raw[raw[fm.id_col].str.strip().isin(set(m['items']))], d/'labels.csv', fm.id_col, m['items'])
+                    _atomic(d/'labels.csv', lambda o: keep.to_csv(o, index=False))
     made,skipped = 0,{}
     nw = ifnone(n_workers, defaults.cpus)
     def _chunks():
@@ -149,7 +193,7 @@ def prep_cache(
         else:
             made += 1
             for sz,ent in r['items'].items(): mans[sz]['items'][r['id']] = ent
-        for sz in dests: mans[sz]['skipped'] = skipped
+        for sz in dests: mans[sz]['skipped'] = dict(skipped)
     _save(final=True)
     return dict(out=out, sizes=sizes, format=fmt, channels=channels, n=len(ids), made=made, reused=reused, adopted=adopted, skipped=skipped)
 
@@ -159,22 +203,23 @@ def hpa_prep(
     images:str,                  # Source image folder (4 PNGs per sample, HPAv18 JPEGs, 2021 PNGs, stacked files...)
     out:str='cache',             # Cache folder: one sub-folder per size, each with <id>.npy, labels.csv, manifest.json
     csv:str=None,                # Label table; default: every sample in IMAGES (an unlabelled test set)
-    sizes:str='512',             # Image side(s), comma-separated: 512 or 512,256
+    sizes:str='512',             # Image side(s), comma-separated: 512 or 512,256 (each 8 to 16384)
     channels:str=None,           # Stains to keep (letters of rgby); default all of the format's
     format:str='npy',            # Cache format: npy (raw uint8, fastest) or png (stacked, smaller, slow to read)
-    workers:int=None,            # Parallel workers; default one per CPU
+    workers:int=None,            # Parallel workers (0 to 512); default one per CPU
     processes:store_true=False,  # Use processes instead of threads
     verify:store_true=False,     # On resume, check the CRC of every existing file, not only its size
     quiet:store_true=False,      # Hide the progress bar
 ):
-    "Convert an HPA image folder into a cache of stacked arrays (exit 0: all cached; 3: some corrupt sources skipped; 1: bad options)"
-    try: r = prep_cache(images, out, csv, sizes, channels, format, workers, not processes, verify, progress=not quiet)
-    except HPADataError as e: raise SystemExit(f"hpa-prep: {e}") from None
-    dirs = ', '.join(str(Path(out)/str(s)) for s in r['sizes'])
-    print(f"hpa-prep: {r['n']} samples, {r['made']} converted, {r['reused']} already cached, {len(r['skipped'])} skipped; "
-          f"{r['format']} {r['channels']} in {dirs}")
-    if r['skipped']:
-        print(f"hpa-prep: warning: {len(r['skipped'])} sample(s) skipped, their source is unreadable:", file=sys.stderr)
-        for k,v in r['skipped'].items(): print(f"  {k}: {v}", file=sys.stderr)
-        sys.exit(3)
+    "Convert an HPA image folder into a cache of stacked arrays (exit 0: all cached; 3: some unreadable sources skipped; 1: bad options)"
+    with cli_errors('hpa-prep'):
+        check_opts(workers=workers)   # here, not as @checked around the function: so that an out-of-range value is one line, not a traceback
+        r = prep_cache(images, out, csv, sizes, channels, format, workers, not processes, verify, progress=not quiet)
+        dirs = ', '.join(str(Path(out)/str(s)) for s in r['sizes'])
+        print(f"hpa-prep: {r['n']} samples, {r['made']} converted, {r['reused']} already cached, {len(r['skipped'])} skipped; "
+              f"{r['format']} {r['channels']} in {dirs}")
+        if r['skipped']:
+            print(f"hpa-prep: warning: {len(r['skipped'])} sample(s) skipped, their source is unreadable:", file=sys.stderr)
+            for k,v in r['skipped'].items(): print(f"  {k}: {v}", file=sys.stderr)
+            sys.exit(3)
     return r

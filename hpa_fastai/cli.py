@@ -29,24 +29,9 @@ import torch, numpy as np
 from .evaluate import *
 import pandas as pd
 
-# %% ../nbs/16_cli.ipynb #673f4852
-def _user_msg(e:Exception)->str:
-    "The one-sentence message of an error a user can act on, else `None`"
-    if isinstance(e, HPADataError):
-        m = str(e).strip()  # raised in a DataLoader worker or a fastai callback, the sentence is the last line of the message
-        return m.splitlines()[-1].strip().split('HPADataError: ', 1)[-1] if '\n' in m else m
-    if isinstance(e, OSError):
-        why = 'the disk is full or the file-size limit was reached' if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else e.strerror or str(e)
-        return f"cannot use {e.filename}: {why}." if e.filename else f"{why}."
-
-def _fail(cmd:str, e:Exception):
-    "Exit with `cmd: <sentence>` (status 1) for an error a user can act on; re-raise anything else, and everything under HPA_DEBUG=1"
-    msg = _user_msg(e)
-    if msg is None or os.environ.get('HPA_DEBUG'): raise e
-    raise SystemExit(f"{cmd}: {msg}")
-
 # %% ../nbs/16_cli.ipynb #b0bb9c4b
 @call_parse
+@checked
 def hpa_synth(
     path:str='synth',       # Folder to write the data set to (images in PATH/train, labels in PATH/train.csv)
     n:int=400,              # Number of images
@@ -56,13 +41,13 @@ def hpa_synth(
     min_per_class:int=0,    # Give at least this many images to every class (0 keeps the real class imbalance)
     noise:float=0.03,       # Standard deviation of the Gaussian noise on each channel (0..1 scale)
     workers:int=None,       # Threads drawing images (the files don't depend on it); default one per CPU
+    force:store_true=False, # Write into PATH even when it holds another data set (its label table and images of the same names are replaced)
     quiet:store_true=False, # Hide the progress bar
 ):
     "Write a synthetic HPA-like data set that every `hpa_fastai` command can read"
-    try:
-        fn = make_synth(path, n, fmt, size, seed, min_per_class=min_per_class, noise=noise, n_workers=workers, progress=not quiet)
+    with cli_errors('hpa-synth'):
+        fn = make_synth(path, n, fmt, size, seed, min_per_class=min_per_class, noise=noise, n_workers=workers, force=force, progress=not quiet)
         df = read_labels(fn)
-    except (HPADataError, OSError) as e: _fail('hpa-synth', e)
     nc = len(df.attrs['classes'])
     have = sorted({o for ls in df.labels for o in ls})
     miss = f" (missing: {', '.join(map(str, sorted(set(range(nc))-set(have))))})" if len(have)<nc else ''
@@ -75,11 +60,12 @@ def _train_folds(folds, fold=None, **kw):
     ids,probs,targs,th = train_folds(folds=folds, **kw)
     out = Path(kw['out'])
     if is_rank0(): print(f"hpa-train: out-of-fold macro F1 {macro_f1(probs, targs, 0.5):.4f} at 0.5, {macro_f1(probs, targs, th):.4f} at the per-class "
-          f"thresholds fitted on them ({out/'thresholds.txt'}); {len(ids)} OOF predictions in {out/'oof.csv'}; models in {out}/fold*/export.pkl")
+          f"thresholds fitted on them ({out/'thresholds.txt'}); {len(ids)} OOF predictions in {out/'oof.csv'}; models in {out}/fold*/")
     return ids,probs,targs,th
 
 # %% ../nbs/16_cli.ipynb #185440d9
 @call_parse
+@checked
 @delegates(train, but=['progress','resume'])
 def hpa_train(
     folds:str=None,           # Train several folds instead: 'all' or e.g. 0,2; writes OUT/fold<k>/, OUT/oof.csv, OUT/thresholds.txt
@@ -90,30 +76,30 @@ def hpa_train(
 ):
     "Train an HPA classifier (progressive resizing, fit_one_cycle per stage) and export it to OUT: `train`, `train_folds` or `find_lr`"
     kw,out = dict(kwargs, progress=not quiet),kwargs.get('out', 'models')
-    try:
+    with cli_errors('hpa-train'):
         if resume is not None:
             if folds is not None or lr_find: raise HPADataError("--resume continues one single-fold training run: pass it without --folds and --lr-find.")
             out,kw = resume,dict(out=resume, resume=True, progress=not quiet)
         if lr_find: return find_lr(**{k:v for k,v in kw.items() if k not in ('mixed_precision','channels_last')})
         if folds is not None: return _train_folds(folds, **kw)
         learn = train(**kw)
-    except (HPADataError, OSError) as e: _fail('hpa-train', e)
-    with (learn.no_bar() if quiet else contextlib.nullcontext()), hpa_distrib_ctx(learn): mf1 = learn.validate()[1]  # under a launcher: each rank its share, gathered
+        with (learn.no_bar() if quiet else contextlib.nullcontext()), hpa_distrib_ctx(learn): mf1 = learn.validate()[1]  # under a launcher: each rank its share, gathered
     if not is_rank0(): return learn  # rank 0 reports
     pc = pd.read_csv(Path(out)/'per_class_f1.csv')
     print(pc[pc.support>0].to_string(index=False))
     print(f"hpa-train: macro F1 {mf1:.4f} at threshold {learn.thresh} over the {int((pc.support>0).sum())} classes "
-          f"in validation fold {learn.hpa.get('fold')}; model in {Path(out)/'export.pkl'}")
+          f"in validation fold {learn.hpa.get('fold')}; model in {out} (model.safetensors + model.json, and export.pkl)")
     print("  (one threshold for all classes; `--folds all` fits one per class on out-of-fold predictions, `hpa-predict --tta` averages views)")
     return learn
 
 # %% ../nbs/16_cli.ipynb #16cebe92
 @call_parse
+@checked
 def hpa_evaluate(
     labels:str=None,     # Labelled table (Id,Target / ID,Label / Image,Label); required
     probs:str=None,      # Probabilities: CSV (id column + one column per class name or id) or .npy (ids in --ids)
     submission:str=None, # Submission CSV of decisions: Id,Predicted (space-separated), ID,Label ('|') or Image,Label
-    model:str=None,      # Exported model (export.pkl) to predict the labelled images with; needs --images
+    model:str=None,      # Model to predict the labelled images with: its folder or model.safetensors (no code runs); an export.pkl is unpickled, which runs code. Needs --images
     images:str=None,     # Image folder holding the labelled ids, for --model
     ids:str=None,        # Id list (one per line) of a .npy --probs; default PROBS_ids.txt or PROBS.txt beside it
     thresh:float=None,   # Global threshold on probabilities; default the model's own, else 0.5
@@ -122,9 +108,7 @@ def hpa_evaluate(
     "Macro and micro F1 and a per-class table of predictions against labels, printed and written to OUT"
     import matplotlib; matplotlib.use('agg')
     if labels is None: raise SystemExit("hpa-evaluate: --labels is required: the labelled table to score against.")
-    try: r = evaluate_files(labels, probs=probs, submission=submission, model=model, images=images, ids=ids, thresh=thresh, out=out)
-    except HPADataError as e: _fail('hpa-evaluate', e)
-    except OSError as e: raise SystemExit(f"hpa-evaluate: cannot write the report to {out}: {e.strerror or e}.") from None
+    with cli_errors('hpa-evaluate'): r = evaluate_files(labels, probs=probs, submission=submission, model=model, images=images, ids=ids, thresh=thresh, out=out)
     cols = ['cls','name','support','predicted','precision','recall','f1']
     print(r.per_class[cols].to_string(index=False, float_format=lambda v: f'{v:.3f}', na_rep='-'))
     print(r.summary())
@@ -133,8 +117,9 @@ def hpa_evaluate(
 
 # %% ../nbs/16_cli.ipynb #bcf1632d
 @call_parse
+@checked(thresh=None)  # a number or a file: `read_thresh` checks it
 def hpa_predict(
-    *models:str,              # Exported models (export.pkl files or their folders); several are averaged, e.g. one per fold
+    *models:str,              # Models: folders or model.safetensors files (loaded without running code); several are averaged, e.g. one per fold. An export.pkl is unpickled, which runs code: only your own
     images:str=None,          # Folder of the images; default test/ beside CSV, else CSV's folder
     csv:str=None,             # Id list such as sample_submission.csv, predicted in its order; default: every sample in IMAGES
     out:str='submission.csv', # Submission file, in the layout of the model's competition (or FMT)
@@ -153,13 +138,12 @@ def hpa_predict(
     quiet:store_true=False,   # No progress bar
 ):
     "Predict images with one model or an ensemble and write a submission CSV (and optionally the probabilities): `predict_submission`"
-    try:
-        if not models: raise HPADataError("Pass at least one model: hpa-predict MODEL [MODEL ...] (model folders, model.safetensors or export.pkl files).")
+    with cli_errors('hpa-predict'):
+        if not models: raise HPADataError("Pass at least one model: hpa-predict MODEL [MODEL ...] (model folders or model.safetensors files).")
         if tta not in ('none','mean','max'): raise HPADataError(f"--tta {tta!r} is not an option: use none, mean or max.")
         fn,ids,_,fmt = predict_submission(list(models), images=images, csv=csv, out=out, probs=probs, tta=None if tta=='none' else tta, thresh=thresh,
                                       rule=rule, min_labels=min_labels, cascade=cascade, fmt=fmt, bs=bs, dupes=dupes, mixed_precision=mixed_precision,
                                       channels_last=channels_last, skip_bad=skip_bad, progress=not quiet)
-    except (HPADataError, OSError) as e: _fail('hpa-predict', e)
     if fn is None: return None  # under a launcher, rank 0 writes
     print(f"hpa-predict: wrote {len(ids)} {fmt} predictions by {len(models)} model(s){'' if tta=='none' else f' with {tta} TTA'} to {fn}"
           + (f"; probabilities to {probs}" if probs else ''))
@@ -167,6 +151,7 @@ def hpa_predict(
 
 # %% ../nbs/16_cli.ipynb #2f4bc43f
 @call_parse
+@checked
 def hpa_demo(
     out:str='models',      # Model folder
     synth:str='synth',     # Folder of the synthetic data (training set, and held-back images in SYNTH/heldout)
@@ -177,11 +162,11 @@ def hpa_demo(
     import matplotlib; matplotlib.use('agg')
     learn = hpa_train.__wrapped__(out=out, synth=synth, quiet=quiet)
     ho = Path(synth)/'heldout'
-    try: df = read_labels(make_synth(ho, n=n_heldout, size=128, seed=2024, progress=False))
-    except HPADataError as e: raise SystemExit(f"hpa-demo: {e}") from None
-    pred = load_hpa(out).predict_ids(df.id, ho/'train')
+    with cli_errors('hpa-demo'):
+        df = read_labels(make_synth(ho, n=n_heldout, size=128, seed=2024, progress=False))
+        pred = load_hpa(out).predict_ids(df.id, ho/'train')
     pred['true'] = df.names
     for _,r in pred.iterrows(): print(f"{r.id[:8]}  true: {'; '.join(r.true):<45} predicted: {'; '.join(r.predicted)}")
     exact = sum(set(a)==set(b) for a,b in zip(pred.true, pred.predicted))
-    print(f"hpa-demo: {exact} of {len(pred)} held-back images predicted exactly right by {Path(out)/'export.pkl'}")
+    print(f"hpa-demo: {exact} of {len(pred)} held-back images predicted exactly right by the model in {out}")
     return pred

@@ -6,7 +6,7 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #b04fdaa2
 from __future__ import annotations
-import os, io, errno, tempfile, glob, math, functools, inspect
+import os, io, errno, tempfile, glob, math, functools, inspect, stat
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, torch
@@ -14,7 +14,8 @@ from torch import Tensor
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['OPTS', 'HPADataError', 'cli_errors', 'make_dir', 'torch_save', 'check_outputs', 'Opt', 'check_opts', 'checked']
+__all__ = ['OPTS', 'HPADataError', 'cli_errors', 'make_dir', 'torch_save', 'check_outputs', 'check_file', 'Opt', 'check_opts',
+           'checked']
 
 # %% ../nbs/00_core.ipynb #f3711442
 class HPADataError(ValueError):
@@ -128,6 +129,18 @@ def _jsonable(v):
     if isinstance(v, Path): return str(v)
     return v
 
+# %% ../nbs/00_core.ipynb #8d4e7887
+def check_file(fn:str|Path, what:str='File')->Path:
+    "`fn` as a `Path` when it is a regular readable file; else one sentence naming `what` and `fn`"
+    fn = Path(fn)
+    try: st = fn.stat()
+    except FileNotFoundError: raise HPADataError(f"{what} {fn} does not exist{' (it is a link to a missing file)' if fn.is_symlink() else ''}.") from None
+    except OSError as e: raise HPADataError(f"{what} {str(fn)[:200]} cannot be read: {e.strerror}.") from None
+    if stat.S_ISDIR(st.st_mode): raise HPADataError(f"{what} {fn} is a folder, not a file.")
+    if not stat.S_ISREG(st.st_mode): raise HPADataError(f"{what} {fn} is not a regular file (a pipe, socket or device).")
+    if not os.access(fn, os.R_OK): raise HPADataError(f"{what} {fn} cannot be read: permission denied.")
+    return fn
+
 # %% ../nbs/00_core.ipynb #ef64f50d
 class Opt:
     "The valid values of a numeric option: an integer (or, with `int=False`, a finite number) from `lo` to `hi`; `gt`: strictly above `lo`"
@@ -149,7 +162,8 @@ class Opt:
     def check(self, name:str, v, src:str=None):
         "`v` if it is in range, else an `HPADataError` naming option `name` (and `src`, where the value came from)"
         if v is None or self.ok(v): return v
-        raise HPADataError(f"--{name.replace('_','-')} {v}{f' (in {src})' if src else ''} is out of range: {self.what} must be {self.rule()}.")
+        who = f"{name.replace('_',' ')} {v} in {src}" if src else f"--{name.replace('_','-')} {v}"
+        raise HPADataError(f"{who} is out of range: {self.what} must be {self.rule()}.")
 
 # %% ../nbs/00_core.ipynb #18fc7198
 OPTS = dict(
@@ -185,11 +199,11 @@ def check_opts(opts:dict=None, src:str=None, **kw):
     "Check each value of `kw` whose name has a range in `opts` (default `OPTS`); `src` names where the values came from"
     opts = ifnone(opts, OPTS)
     for k,v in kw.items():
-        if k in opts: opts[k].check(k, v, src)
+        if opts.get(k) is not None: opts[k].check(k, v, src)
     return kw
 
 def checked(f=None, **opts):
-    "Decorate `f` so that its arguments (those named in `OPTS`, and in `opts`, which take precedence) are checked before it runs"
+    "Decorate `f` so that its arguments (those named in `OPTS`, and in `opts`, which take precedence; `None` checks nothing) are checked before it runs"
     if f is None: return partial(checked, **opts)
     sig,table = inspect.signature(f),{**OPTS, **opts}
     @functools.wraps(f)

@@ -195,7 +195,8 @@ def channel_stats(
         x = open_hpa(Path(path)/i, channels, size).astype(np.float64).reshape(len(parse_channels(channels)), -1)/255
         s,s2,cnt = s+x.sum(1),s2+(x**2).sum(1),cnt+x.shape[1]
     mean = s/cnt
-    return mean.tolist(),np.sqrt(np.maximum(s2/cnt-mean**2, 0)).tolist()
+    std = np.sqrt(np.maximum(s2/cnt-mean**2, 0))
+    return mean.tolist(),np.maximum(std, 1/255).tolist()  # at least one grey level: a stain blank in every image must not normalise to inf
 
 # %% ../nbs/04_data.ipynb #e080c272
 def repeat_factors(

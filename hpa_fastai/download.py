@@ -6,7 +6,7 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/download.html.md"""
 
 # %% ../nbs/14_download.ipynb #4a24ab1e
 from __future__ import annotations
-import os, io, time, random, threading, http.client, http.server, urllib.request, urllib.error
+import os, io, json, time, random, threading, http.client, http.server, urllib.request, urllib.error
 from collections import Counter
 import numpy as np, pandas as pd
 from PIL import Image, UnidentifiedImageError
@@ -152,26 +152,44 @@ def _one(job:tuple, out, base, size, timeout, retries, backoff, log):
     log(f"{id} {stain}: ok after {n} attempt(s)")
     return 'downloaded',n,''
 
+def _may_write(out:Path, csv:Path, ids:list, force:bool):
+    "Refuse to write into `out` when it holds a data set that hpa-download did not make from these `ids` (unless `force`)"
+    if force or (out/'download.json').exists() or (out/'download.log').exists(): return   # ours: a resume
+    ids,held = set(ids),[]
+    if (out/'train.csv').exists():
+        try: old = set(read_labels(out/'train.csv').id)
+        except HPADataError: old = None
+        if old is None or not old<=ids: held.append(f"a label table train.csv of samples that are not in {csv.name}")
+    names = {f'{i}_{c}.png' for i in ids for c in STAINS}
+    other = [o for o in (out/'train').iterdir() if not o.name.startswith('.') and o.name not in names] if (out/'train').is_dir() else []
+    if other: held.append(f"{len(other)} file(s) in train/ that are not images of {csv.name}, e.g. {other[0].name}")
+    if held: raise HPADataError(f"Folder {out} already holds a data set that hpa-download did not make: {' and '.join(held)}; pass --force to write into it (its train.csv is replaced), or choose another --out.")
+
+@checked
 def download_hpav18(
     csv:str|Path,               # HPAv18 label table (Id,Target), e.g. `HPAv18RBGY_wodpl.csv`
-    out:str|Path='hpav18',      # Output folder: `train/<id>_<stain>.png`, `train.csv`, `failures.csv`, `download.log`
+    out:str|Path='hpav18',      # Output folder: `train/<id>_<stain>.png`, `train.csv`, `failures.csv`, `download.log`, `download.json`
     base_url:str=HPAV18_URL,    # Image server
-    size:int=512,               # Side of the written PNGs
-    workers:int=16,             # Parallel downloads
+    size:int|None=512,          # Side of the written PNGs; `None` keeps the server's size
+    workers:int=16,             # Parallel downloads (0: one at a time)
     timeout:float=30.,          # Seconds allowed for the connection and for each read
     retries:int=4,              # Retries of a failed download (5xx, timeout, truncated or corrupt body)
     backoff:float=1.,           # Base delay of the exponential backoff, in seconds
     n:int=None,                 # Only the first `n` ids
     progress:bool=True,         # Show a progress bar
+    force:bool=False,           # Write into `out` even when it holds a data set that hpa-download did not make
 )->pd.DataFrame:
     "Download, verify and convert every stain of the ids of `csv`; write the label table of the complete ones; returns one row per file"
-    out = Path(out); (out/'train').mkdir(parents=True, exist_ok=True)
-    for o in (out/'train').glob('.*.tmp.png'): o.unlink()   # left by a run that was killed while writing
+    csv,out = Path(csv),Path(out)
     df = read_labels(csv)
     if df.attrs['fmt']!='hpa2018': raise HPADataError(f"Label table {csv} is in the {df.attrs['fmt']} format; HPAv18 tables have the Kaggle 2018 columns Id,Target.")
     if n is not None: df = df.iloc[:n]
     bad = [(k,i) for k,i in enumerate(df.id) if not all(i.partition('_')[::2])]
     if bad: raise HPADataError(f"Label table {csv} row {bad[0][0]+2} has id {bad[0][1]!r}, which is not an HPAv18 id <plate>_<rest> such as 10580_1610_C1_1 ({len(bad)} such id(s)).")
+    check_outputs(dict(out=[out/o for o in ('train.csv','failures.csv','download.log','download.json')]), dict(csv=csv))
+    if out.is_dir(): _may_write(out, csv, df.id, force)
+    make_dir(out/'train', 'image folder')
+    _atomic(out/'download.json', lambda o: Path(o).write_text(json.dumps(dict(csv=str(csv), base_url=base_url, size=size), indent=1)))  # the folder is ours from now on
     lock,logf = threading.Lock(),open(out/'download.log', 'a')
     def log(s):
         with lock: logf.write(f"{time.strftime('%H:%M:%S')} {s}\n"); logf.flush()
@@ -184,17 +202,18 @@ def download_hpav18(
     ok = r.groupby('id', sort=False).status.agg(lambda s: (s!='failed').all())
     keep = df[df.id.map(ok)]
     lab = pd.DataFrame({'Id': keep.id, 'Target': [' '.join(map(str, o)) for o in keep.labels]})
-    _atomic(out/'train.csv', lambda o: lab.to_csv(o, index=False))
+    if len(lab): _atomic(out/'train.csv', lambda o: lab.to_csv(o, index=False))   # no complete sample: any earlier table stays
     bad = r[r.status=='failed'][['id','stain','url','reason']]
     if len(bad): _atomic(out/'failures.csv', lambda o: bad.to_csv(o, index=False))
     elif (out/'failures.csv').exists(): os.remove(out/'failures.csv')
+    r.attrs['complete'] = len(lab)
     return r
 
 # %% ../nbs/14_download.ipynb #66bfc648
 @call_parse
 def hpa_download(
     csv:str=None,                # HPAv18 label table (Id,Target), e.g. HPAv18RBGY_wodpl.csv; required
-    out:str='hpav18',            # Output folder: OUT/train/<id>_<stain>.png, OUT/train.csv, OUT/failures.csv, OUT/download.log
+    out:str='hpav18',            # Output folder: OUT/train/<id>_<stain>.png, OUT/train.csv, OUT/failures.csv, OUT/download.log, OUT/download.json
     base_url:str=HPAV18_URL,     # Image server; files are BASE_URL/<plate>/<rest>_<stain>.jpg for id <plate>_<rest>
     size:int=512,                # Side of the written grey PNGs (the Kaggle 2018 size)
     workers:int=16,              # Parallel downloads
@@ -202,16 +221,17 @@ def hpa_download(
     retries:int=4,               # Retries of a failed download (5xx, 429, timeout, truncated or undecodable body); 404s are not retried
     backoff:float=1.,            # Base delay of the exponential backoff in seconds (attempt k waits BACKOFF*2**k*U(1,2))
     n:int=None,                  # Only the first N ids of CSV (a trial run)
+    force:store_true=False,      # Write into OUT even when it holds a data set hpa-download did not make (its train.csv is replaced)
     quiet:store_true=False,      # No progress bar
 ):
     "Download the HPAv18 external images of CSV, verify and convert them to 512 px grey PNGs and write OUT/train.csv; a rerun resumes"
-    if csv is None: raise SystemExit("hpa-download: --csv is required: the HPAv18 label table, e.g. HPAv18RBGY_wodpl.csv.")
-    try: r = download_hpav18(csv, out, base_url, size, workers, timeout, retries, backoff, n, progress=not quiet)
-    except HPADataError as e: raise SystemExit(f"hpa-download: {e}") from None
-    except OSError as e: raise SystemExit(f"hpa-download: cannot write to {out}: {e.strerror or e}.") from None
+    with cli_errors('hpa-download'):
+        if csv is None: raise HPADataError("--csv is required: the HPAv18 label table, e.g. HPAv18RBGY_wodpl.csv.")
+        r = download_hpav18(csv, out, base_url, size, workers, timeout, retries, backoff, n, progress=not quiet, force=force)
     c = r.status.value_counts()
     nf,out = int(c.get('failed', 0)),Path(out)
     print(f"hpa-download: {c.get('downloaded',0)} downloaded, {c.get('skipped',0)} skipped (already done), {nf} failed; "
-          f"{len(pd.read_csv(out/'train.csv'))} complete samples in {out/'train.csv'}; log in {out/'download.log'}")
+          + (f"{r.attrs['complete']} complete samples in {out/'train.csv'}" if r.attrs['complete'] else f"no complete sample, so no {out/'train.csv'} written")
+          + f"; log in {out/'download.log'}")
     if nf: raise SystemExit(f"hpa-download: {nf} of {len(r)} files failed (listed in {out/'failures.csv'}); run the same command again to retry them.")
     return r

@@ -10,6 +10,7 @@ import io, itertools, matplotlib
 import numpy as np, pandas as pd
 from PIL import Image
 from scipy.fft import dctn
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from scipy.sparse import coo_array
 from scipy.sparse.csgraph import connected_components
 from .core import *
@@ -40,6 +41,7 @@ def hash_sample(fn:str|Path, channels:str='bg')->np.ndarray:
     "pHash of each stain of `channels` of the sample at `fn` (`folder/id`), packed into `uint64` words"
     return np.packbits(np.concatenate([phash(p) for p in open_hpa(fn, channels)])).view('>u8').astype(np.uint64)
 
+@checked
 def hash_folder(
     folder:str|Path,      # Image folder (any layout `open_hpa` reads)
     source:str=None,      # Name of the source in the report (default: the folder's name)
@@ -109,6 +111,7 @@ def group_pairs(n:int, pairs:np.ndarray)->np.ndarray:
     return connected_components(g, directed=False)[1]
 
 # %% ../nbs/15_dupes.ipynb #2e43a610
+@checked(thresh=Opt('the Hamming distance in bits', 0, 256))
 def dupe_report(hashes:pd.DataFrame, thresh:int=12)->pd.DataFrame:
     "Duplicate groups of the hash table `hashes` (`id`, `source`, `h0..`): columns `group`, `id`, `source`, `distance`"
     H = hashes.filter(regex=r'^h\d+$').values.astype(np.uint64)
@@ -151,34 +154,49 @@ def _folder_arg(s:str)->tuple:
     name,sep,p = str(s).partition('=')
     return (name,Path(p)) if sep else (Path(s).name,Path(s))
 
+def _check_outs(outs:dict, folders:dict):
+    "Refuse outputs that are one another, that would overwrite a file of an image folder or add an image to one, or a picture matplotlib can't write"
+    check_outputs(outs)
+    for k,o in outs.items():
+        if o is None: continue
+        o = Path(o)
+        for n,p in folders.items():
+            if p.is_dir() and o.parent.resolve()==p.resolve() and (o.exists() or o.suffix.lower() in IMG_EXTS+STACK_EXTS):
+                raise HPADataError(f"--{k} {o} is {'a file' if o.exists() else 'an image'} in the image folder {p} ({n}): outputs never overwrite or add to an input; choose another file.")
+    plot = outs.get('plot')
+    if plot is not None:
+        fmts = FigureCanvasAgg.get_supported_filetypes()
+        if Path(plot).suffix.lower()[1:] not in fmts: raise HPADataError(f"--plot {plot} needs the extension of a picture format: one of {', '.join('.'+o for o in sorted(fmts))}.")
+
 @call_parse
 def hpa_dupes(
     *folders:str,            # Image folders to compare, as NAME=FOLDER or FOLDER (e.g. train=data/train test=data/test v18=hpav18/train)
     out:str='dupes.csv',     # Report CSV: group,id,source,distance (one row per member of a group of 2 or more)
     channels:str='bg',       # Stains to hash (blue+green by default: nuclei fingerprint the field, green is the protein)
-    thresh:int=12,           # Largest Hamming distance (bits, summed over CHANNELS; 64 per stain) of a duplicate pair
+    thresh:int=12,           # Largest Hamming distance (bits, summed over CHANNELS; 64 per stain, so 0 to 128 for bg) of a duplicate pair
     hashes:str=None,         # Also write every image's hash to this CSV
     plot:str=None,           # Also save a picture of the largest groups to this file (.png/.jpg)
     workers:int=None,        # Threads for reading and hashing (default: one per CPU)
     quiet:store_true=False,  # No progress bars
 ):
     "Find near-duplicate images across FOLDERS with perceptual hashes and write the groups to OUT"
-    try:
+    with cli_errors('hpa-dupes'):
         if not folders: raise HPADataError("Pass at least one image folder: hpa-dupes [NAME=]FOLDER [[NAME=]FOLDER ...].")
         fs = dict(_folder_arg(o) for o in folders)
         if len(fs)<len(folders): raise HPADataError(f"Two folders have the same source name in {list(folders)}: name them, as NAME=FOLDER.")
-        parse_channels(channels)
+        k = len(parse_channels(channels))
+        check_opts({**OPTS, 'thresh': Opt(f'the Hamming distance in bits (64 per stain of --channels {channels})', 0, 64*k)}, thresh=thresh, workers=workers)
+        _check_outs(dict(out=out, hashes=hashes, plot=plot), fs)
         hs = [hash_folder(p, n, channels, n_workers=workers, progress=not quiet) for n,p in fs.items()]
         for n,o in zip(fs, hs):
             if o.attrs['skipped']: print(f"hpa-dupes: skipped {len(o.attrs['skipped'])} unreadable sample(s) of {n}, e.g.: {o.attrs['skipped'][0]}")
         h = pd.concat(hs, ignore_index=True)
         rep = dupe_report(h, thresh)
+        if plot and len(rep): matplotlib.use('agg')   # draw to a file, with no window
+        fig = show_groups(rep, fs) if plot and len(rep) else None   # drawn before anything is written: a failure writes nothing
         _atomic(Path(out), lambda o: rep.to_csv(o, index=False))
         if hashes: _atomic(Path(hashes), lambda o: h.assign(**{c:h[c].map(lambda v: f'{int(v):016x}') for c in h.filter(regex=r'^h\d+$')}).to_csv(o, index=False))
-        if plot and len(rep):
-            matplotlib.use('agg')   # draw to a file, with no window
-            show_groups(rep, fs).savefig(plot, dpi=80, bbox_inches='tight')
-    except HPADataError as e: raise SystemExit(f"hpa-dupes: {e}") from None
+        if fig is not None: _atomic(Path(plot), lambda o: fig.savefig(o, format=Path(plot).suffix[1:].lower(), dpi=80, bbox_inches='tight')); plt.close(fig)
     by = rep.groupby('source').size().to_dict()
     print(f"hpa-dupes: {len(h)} images hashed ({', '.join(f'{k} {v}' for k,v in h.source.value_counts(sort=False).items())}); "
           f"{rep.group.nunique()} duplicate groups with {len(rep)} images ({', '.join(f'{k} {v}' for k,v in by.items()) or 'none'}) in {out}")

@@ -6,7 +6,8 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/export.html.md"""
 
 # %% ../nbs/08_export.ipynb #4d2c1735
 from __future__ import annotations
-import os, io, json, errno, tempfile, warnings
+import os, io, json, math, errno, tempfile, warnings
+from collections import Counter
 from .core import *
 from .core import _atomic, _jsonable
 from .labels import *
@@ -21,7 +22,8 @@ from .distrib import is_rank0
 from .learner import *
 
 # %% auto #0
-__all__ = ['SAFE_VERSION', 'hpa_meta', 'save_safe', 'safe_pair', 'read_meta', 'load_safe', 'load_hpa', 'write_probs']
+__all__ = ['SAFE_VERSION', 'hpa_meta', 'save_safe', 'safe_pair', 'check_meta', 'read_meta', 'check_weights', 'load_safe',
+           'load_hpa', 'write_probs']
 
 # %% ../nbs/08_export.ipynb #bf8cd796
 SAFE_VERSION = 1
@@ -36,34 +38,108 @@ def hpa_meta(learn:Learner)->dict:
     return meta
 
 def save_safe(learn:Learner, out:str|Path)->Path:
-    "Write `out/model.safetensors` (weights) and `out/model.json` (metadata), each atomically"
+    "Write `out/model.safetensors` (weights) and `out/model.json` (metadata), each atomically, after checking the metadata"
     out = make_dir(out, 'model folder')
+    try: meta = check_meta(hpa_meta(learn), 'the learner')  # NaN stats or thresholds: refuse before writing either file
+    except HPADataError as e: raise HPADataError(f"Cannot write {out/'model.json'}: {e}") from None
+    try: js = json.dumps(meta, indent=1, allow_nan=False)+'\n'  # never NaN or Infinity, which are not JSON
+    except (TypeError, ValueError) as e: raise HPADataError(f"Cannot write {out/'model.json'}: the learner's metadata is not plain JSON ({e}).") from None
     sd = {k:v.detach().cpu().contiguous() for k,v in learn.model.state_dict().items()}
     _atomic(out/'model.safetensors', lambda o: st.save_file(sd, o, metadata={'format':'pt', 'producer':'hpa_fastai'}))
-    _atomic(out/'model.json', lambda o: Path(o).write_text(json.dumps(hpa_meta(learn), indent=1)+'\n'))
+    _atomic(out/'model.json', lambda o: Path(o).write_text(js))
     return out/'model.safetensors'
 
 # %% ../nbs/08_export.ipynb #a6e802a5
 _META_KEYS = ('arch','channels','classes','stats')
+_MAX_META = 1<<24  # 16 MB: a model.json is a few kB
+
+def _no_pkl(d:Path)->str:
+    "A warning about `d/export.pkl` for an error message, if there is one"
+    return f"; {d/'export.pkl'} is a pickle, which runs code when loaded: pass that file explicitly only if you trust it" if (d/'export.pkl').exists() else ''
 
 def safe_pair(fn:str|Path)->tuple:
     "`(weights, meta)` paths of the safe pair named by `fn`: a folder, its `model.safetensors` or its `model.json`"
     fn = Path(fn)
-    d = fn if fn.is_dir() else fn.parent
-    w,m = (d/'model.safetensors', d/'model.json') if fn.is_dir() or fn.suffix not in ('.safetensors','.json') else \
-          ((fn, fn.with_suffix('.json')) if fn.suffix=='.safetensors' else (fn.with_suffix('.safetensors'), fn))
-    for o in (w,m):
-        if not o.exists(): raise HPADataError(f"Model file {o} does not exist: a safe model is a .safetensors file with its .json metadata beside it (written by hpa-train).")
+    if fn.is_dir(): w,m,at = fn/'model.safetensors',fn/'model.json',f"Model folder {fn}"
+    elif fn.suffix in ('.safetensors','.json'): w,m,at = fn.with_suffix('.safetensors'),fn.with_suffix('.json'),f"Model file {fn}"
+    else: raise HPADataError(f"Model file {fn} is not part of a safe model: pass its folder, or its .safetensors or .json file.")
+    miss = [o.name for o in (w,m) if not o.is_file()]
+    if len(miss)==2: raise HPADataError(f"{at} has no {w.name} + {m.name}{_no_pkl(w.parent) or ' (written by hpa-train)'}.")
+    if miss: raise HPADataError(f"{at} has no {miss[0]}{'' if fn.is_dir() else ' beside it'}: the safe model is the pair {w.name} + {m.name}, written together by hpa-train{_no_pkl(w.parent)}.")
     return w,m
 
-def read_meta(fn:str|Path)->dict:
-    "Read and check the `model.json` metadata of a safe model"
-    try: meta = json.loads(Path(fn).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e: raise HPADataError(f"Model metadata {fn} is not readable JSON ({type(e).__name__}: {str(e)[:80]}).") from None
-    miss = [k for k in _META_KEYS if not isinstance(meta, dict) or k not in meta]
-    if miss: raise HPADataError(f"Model metadata {fn} lacks {', '.join(miss)}: it was not written by hpa_fastai's export_hpa.")
-    if not isinstance(meta['arch'], str): raise HPADataError(f"Model metadata {fn}: arch {meta['arch']!r} is not a timm architecture name.")
+# %% ../nbs/08_export.ipynb #c6d28311
+def _real(v)->bool: return isinstance(v, (int,float)) and not isinstance(v, bool)
+def _num(v)->bool:  return _real(v) and math.isfinite(v)
+def _pos(v)->bool: return isinstance(v, int) and not isinstance(v, bool) and v>0
+def _nums(v)->bool: return isinstance(v, (list,tuple)) and len(v)>0 and all(map(_num, v))
+def _hw(v)->bool:   return v is None or _pos(v) or (isinstance(v, (list,tuple)) and len(v)==2 and all(map(_pos, v)))
+def _str_in(v, opts)->bool: return isinstance(v, str) and v in opts
+
+def _stains(v)->bool:
+    try: return isinstance(v, (str,list,tuple)) and len(parse_channels(v))>0
+    except (HPADataError, TypeError): return False
+
+def _arch(v)->bool:
+    import timm
+    return isinstance(v, str) and timm.is_model(v)
+
+_META_CHECKS = dict(  # key: (test, what a valid value is); keys not here are kept unchecked (run details such as `fold`, `seed`)
+    arch       = (_arch, 'a timm architecture name'),
+    channels   = (_stains, "stains: letters of 'rgby' or a list of stain names, each once"),
+    classes    = (lambda v: isinstance(v, (list,tuple)) and len(v)>0 and all(isinstance(o, str) and o for o in v), 'a list of class names (strings)'),
+    stats      = (lambda v: isinstance(v, (list,tuple)) and len(v)==2 and _nums(v[0]) and _nums(v[1]) and all(o>0 for o in v[1]),
+                  'two lists of finite numbers, the mean and the std of each stain, every std above 0'),
+    thresh     = (lambda v: _real(v) or (isinstance(v, list) and all(map(_real, v))), 'a number or a list of numbers'),  # `check_thresh` checks range and count
+    size       = (_hw, 'null, a positive whole number or [height, width]'),
+    crop       = (_hw, 'null, a positive whole number or [height, width]'),
+    valid_crop = (lambda v: v is None or _str_in(v, ('center','full')), "'center', 'full' or null"),
+    bs         = (_pos, 'a positive whole number'),
+    head       = (lambda v: _str_in(v, HEADS), f"one of {', '.join(HEADS)}"),
+    fmt        = (lambda v: v is None or _str_in(v, FORMATS), f"null or one of {', '.join(FORMATS)}"),
+    loss       = (lambda v: v is None or _str_in(v, ('focal','bce','wbce')), "'focal', 'bce', 'wbce' or null"),
+    gamma      = (_num, 'a finite number'),
+    format     = (lambda v: v=='hpa_fastai', "'hpa_fastai'"),
+    version    = (lambda v: _pos(v) and v<=SAFE_VERSION, f"a format version this hpa_fastai reads (1 to {SAFE_VERSION}): a newer hpa_fastai wrote it"),
+    n_in       = (_pos, 'a positive whole number'),
+    n_out      = (_pos, 'a positive whole number'),
+)
+
+def _dupes(xs:list)->list: return [k for k,c in Counter(xs).items() if c>1]
+def _short(v, n:int=60)->str: r = repr(v); return r if len(r)<=n else r[:n-3]+'...'
+
+def check_meta(meta:dict, what:str)->dict:
+    "Check every field of the model metadata `meta` we know (types, counts, finiteness), raising one sentence that starts with `what`"
+    miss = [k for k in _META_KEYS if k not in meta]
+    if miss: raise HPADataError(f"{what} lacks {', '.join(miss)}: it was not written by hpa_fastai's export_hpa.")
+    for k,(ok,want) in _META_CHECKS.items():
+        if k in meta and not ok(meta[k]): raise HPADataError(f"{what} has {k} {_short(meta[k])}, which is not {want}.")
+    n_in,n_out = len(parse_channels(meta['channels'])),len(meta['classes'])
+    if (d := _dupes(meta['classes'])): raise HPADataError(f"{what} names class {d[0]!r} twice.")
+    ns = [len(o) for o in meta['stats']]
+    if ns!=[n_in,n_in]: raise HPADataError(f"{what} has stats of {ns[0]} means and {ns[1]} stds for the {n_in} stains of channels {meta['channels']!r}.")
+    for k,n in (('n_in',n_in),('n_out',n_out)):
+        if meta.get(k, n)!=n: raise HPADataError(f"{what} has {k} {meta[k]}, but its channels and classes give {n}.")
+    if 'thresh' in meta: check_thresh(meta['thresh'], n_out, f"{what}'s thresh")
     return meta
+
+# %% ../nbs/08_export.ipynb #1c971bfe
+def _no_const(c): raise ValueError(f"{c} is not a JSON number")  # Python's json writes NaN and Infinity; other readers refuse them
+
+def _no_dupes(kv:list)->dict:
+    "A JSON object as a `dict`, refusing a key given twice (`json` keeps the last silently)"
+    if (d := _dupes([k for k,_ in kv])): raise ValueError(f"key {d[0]!r} appears twice in one object")
+    return dict(kv)
+
+def read_meta(fn:str|Path)->dict:
+    "Read the `model.json` metadata of a safe model and check its fields (`check_meta`)"
+    fn = Path(fn)
+    try:
+        if fn.stat().st_size>_MAX_META: raise ValueError(f"{fn.stat().st_size} bytes: a model.json is a few kB")
+        meta = json.loads(fn.read_text(), parse_constant=_no_const, object_pairs_hook=_no_dupes)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e: raise HPADataError(f"Model metadata {fn} is not readable JSON ({type(e).__name__}: {str(e)[:80]}).") from None
+    if not isinstance(meta, dict): raise HPADataError(f"Model metadata {fn} holds a JSON {type(meta).__name__}, not an object: it was not written by hpa_fastai's export_hpa.")
+    return check_meta(meta, f"Model metadata {fn}")
 
 # %% ../nbs/08_export.ipynb #9c871580
 def _placeholder_dls(meta:dict, bs:int=None)->DataLoaders:
@@ -80,22 +156,40 @@ def _placeholder_dls(meta:dict, bs:int=None)->DataLoaders:
                       valid_crop=meta.get('valid_crop') or 'center', bs=ifnone(bs, meta.get('bs', 16)), stats=meta['stats'], num_workers=0)
         return dls.new_empty()
 
+# %% ../nbs/08_export.ipynb #6af3a286
+def check_weights(sd:dict, what:str):
+    "Refuse a state dict holding NaN or infinite values, in one sentence that starts with `what`"
+    bad = [k for k,v in sd.items() if v.is_floating_point() and not v.isfinite().all()]
+    if bad: raise HPADataError(f"{what} hold NaN or infinite values in {bad[0]}{f' and {len(bad)-1} more tensors' if len(bad)>1 else ''}: "
+                               "training diverged or the file is damaged; use an earlier model or checkpoint.")
+
+def _dim(sd:dict, k:str, i:int): return sd[k].shape[i] if k in sd and sd[k].ndim>i else None
+
+def _check_fit(sd:dict, model:nn.Module, w:Path, m:Path, meta:dict):
+    "Name the field of `meta` the weights `sd` contradict: stains (the stem's input channels) or classes (the last layer's outputs)"
+    msd = model.state_dict()
+    ki,ko = first(k for k,v in msd.items() if v.ndim==4),last(k for k,v in msd.items() if v.ndim==2)  # the stem conv, the head's last Linear
+    if ki and _dim(sd, ki, 1) not in (None, msd[ki].shape[1]):
+        raise HPADataError(f"Model weights {w} take {_dim(sd, ki, 1)} stains, but {m} has channels {meta['channels']!r} ({msd[ki].shape[1]}).")
+    if ko and _dim(sd, ko, 0) not in (None, msd[ko].shape[0]):
+        raise HPADataError(f"Model weights {w} give {_dim(sd, ko, 0)} class scores, but {m} lists {len(meta['classes'])} classes.")
+    try: model.load_state_dict(sd)
+    except RuntimeError as e:
+        raise HPADataError(f"Model weights {w} do not fit the model described in {m} ({meta['arch']}, {len(parse_channels(meta['channels']))} stains, "
+                           f"{len(meta['classes'])} classes): {' '.join(str(e).split())[:200]}.") from None
+
 def load_safe(fn:str|Path, cpu:bool=True)->Learner:
-    "Rebuild the `Learner` of a safe model (folder, `.safetensors` or `.json`) from its metadata and weights, unpickling nothing"
+    "Rebuild the `Learner` of a safe model (folder, `.safetensors` or `.json`) from its checked metadata and weights, unpickling nothing"
     w,m = safe_pair(fn)
     meta = read_meta(m)
     try: sd = st.load_file(str(w), device='cpu')
     except Exception as e: raise HPADataError(f"Model weights {w} are not a readable safetensors file ({type(e).__name__}: {str(e)[:100]}).") from None
-    import timm
-    if not timm.is_model(meta['arch']): raise HPADataError(f"Model metadata {m}: arch {meta['arch']!r} is not a timm architecture.")
+    check_weights(sd, f"Model weights {w}")
     n_in,n_out = len(parse_channels(meta['channels'])),len(meta['classes'])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         model,_ = create_timm_model(meta['arch'], n_out, pretrained=False, n_in=n_in, **head_kwargs(meta.get('head', 'fastai')))  # models from before `head` have fastai's
-    try: model.load_state_dict(sd)
-    except RuntimeError as e:
-        raise HPADataError(f"Model weights {w} do not fit the model described in {m} ({meta['arch']}, {n_in} stains, {n_out} classes): "
-                           f"{' '.join(str(e).split())[:200]}.") from None
+    _check_fit(sd, model, w, m, meta)
     loss = meta.get('loss') if meta.get('loss') in ('focal','bce') else 'bce'  # 'wbce' needs the training counts: plain BCE scores alike
     learn = Learner(_placeholder_dls(meta), model, loss_func=get_loss(loss, n_out, gamma=meta.get('gamma', 2.)))
     learn.hpa = {k:v for k,v in meta.items() if k not in ('format','version','weights','n_in','n_out','bs','crop','valid_crop','thresh')}
@@ -116,12 +210,18 @@ def export_hpa(self:Learner, out:str|Path='models'):
     return out/'export.pkl'
 
 # %% ../nbs/08_export.ipynb #6ea581a6
-def load_hpa(fn:str|Path, cpu:bool=True)->Learner:
-    "Load a model: the safe pair `model.safetensors` + `model.json` (either file, or their folder) without unpickling, or an `export.pkl`"
-    fn = Path(fn)
-    if fn.suffix in ('.safetensors','.json') or (fn.is_dir() and (fn/'model.safetensors').exists()): return load_safe(fn, cpu)
-    if fn.is_dir(): fn = fn/'export.pkl'
-    if not fn.exists(): raise HPADataError(f"Model file {fn} does not exist: pass the model.safetensors (or export.pkl) written by hpa-train, or its folder.")
+_pkl_warned = []  # holds the first pickle loaded, once one is: the warning is given once per process
+
+def _warn_pickle(fn:Path):
+    "Warn, once per process, that loading `fn` runs whatever code it holds"
+    if _pkl_warned: return
+    _pkl_warned.append(fn)
+    warnings.warn(f"Loading {fn} unpickles it, which runs any code its author put in it: load a pickle only from a source you trust, "
+                  "and prefer the safe pair model.safetensors + model.json (pass its folder).", UserWarning, stacklevel=4)  # points at the caller of `load_hpa`
+
+def _load_pkl(fn:Path, cpu:bool=True)->Learner:
+    "Unpickle the fastai export `fn` (after `_warn_pickle`) and check it as `load_safe` checks the safe pair"
+    _warn_pickle(fn)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
@@ -129,7 +229,17 @@ def load_hpa(fn:str|Path, cpu:bool=True)->Learner:
     except Exception as e: raise HPADataError(f"Model file {fn} is not a fastai export ({type(e).__name__}: {str(e)[:120]}).") from None
     if not isinstance(getattr(learn, 'hpa', None), dict): raise HPADataError(f"Model file {fn} is a fastai export but not an hpa_fastai one: it has no `hpa` metadata.")
     if 'thresh' in learn.hpa: learn.thresh = learn.hpa.pop('thresh')  # exported before the loss held the thresholds
+    check_meta(learn.hpa, f"Model file {fn}")
+    check_weights(learn.model.state_dict(), f"The weights in model file {fn}")
     return learn
+
+def load_hpa(fn:str|Path, cpu:bool=True)->Learner:
+    "Load a model: a folder or its `model.safetensors`/`model.json` loads the safe pair (no unpickling); only an explicit `.pkl` path is unpickled"
+    fn = Path(fn)
+    if not fn.exists(): raise HPADataError(f"Model {fn} does not exist: pass the folder hpa-train wrote (model.safetensors + model.json), one of those two files, or an export.pkl you trust.")
+    if fn.is_dir() or fn.suffix in ('.safetensors','.json'): return load_safe(fn, cpu)
+    if fn.suffix=='.pkl': return _load_pkl(fn, cpu)
+    raise HPADataError(f"Model file {fn} is not a model file: pass a model folder, its model.safetensors or model.json, or an export.pkl you trust.")
 
 # %% ../nbs/08_export.ipynb #9270a378
 def write_probs(fn:str|Path, ids:list, probs:Tensor, classes:list)->Path:

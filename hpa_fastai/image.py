@@ -6,22 +6,24 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/image.html.md"""
 
 # %% ../nbs/02_image.ipynb #a1579eed
 from __future__ import annotations
-import functools, json
+import functools, json, os, io, math, stat, errno, contextlib
 import numpy as np, tifffile
 import warnings
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  # raised by fastai's import under torch 2.14; nothing a user can act on
 warnings.filterwarnings('ignore', message="The 'mode.chained_assignment' option is deprecated")  # likewise, under pandas 3
 from PIL import Image, UnidentifiedImageError
+warnings.filterwarnings('error', category=Image.DecompressionBombWarning)   # PIL's "possible decompression bomb" is an error (a sentence naming the file), not a warning
 from fastai.vision.all import *
 from .core import *
 from .core import _atomic
 from .labels import *
 
 # %% auto #0
-__all__ = ['STAINS', 'STAIN_RGB', 'IMG_EXTS', 'STACK_EXTS', 'parse_channels', 'channel_letters', 'npy_meta', 'read_npy',
-           'read_image', 'to_uint8', 'stain_plane', 'cache_info', 'find_files', 'open_hpa', 'open_item',
-           'hpa_composite', 'hpa_split', 'TensorImageRGBY', 'HPAOpener', 'RGBYBlock', 'show_batch', 'show_results',
-           'HPAReader', 'ids_in_folder', 'check_images', 'verify_samples', 'skip_bad_images']
+__all__ = ['STAINS', 'STAIN_RGB', 'IMG_EXTS', 'STACK_EXTS', 'MAX_PIXELS', 'NAME_MAX', 'parse_channels', 'channel_letters',
+           'npy_meta', 'read_npy', 'check_file', 'read_image', 'to_uint8', 'stain_plane', 'cache_info', 'find_files',
+           'open_hpa', 'open_item', 'hpa_composite', 'hpa_split', 'TensorImageRGBY', 'HPAOpener', 'RGBYBlock',
+           'show_batch', 'show_results', 'HPAReader', 'ids_in_folder', 'check_images', 'verify_samples',
+           'skip_bad_images']
 
 # %% ../nbs/02_image.ipynb #3e769984
 STAINS = ('red','green','blue','yellow')
@@ -53,43 +55,114 @@ def npy_meta(f)->tuple:
     shape,fortran,dt = _npy_headers[v](f)
     return shape,dt,fortran,f.tell()
 
-def read_npy(fn:Path)->np.ndarray:
-    "Read the `.npy` file `fn` into a new writable array (one `readinto`); raises `ValueError` on a truncated or foreign file"
-    with open(fn, 'rb') as f:
-        shape,dt,fortran,_ = npy_meta(f)
-        if fortran or dt.hasobject: return np.load(fn, allow_pickle=False)
-        x = np.empty(shape, dt)
+def read_npy(fn:Path|io.BufferedReader)->np.ndarray:
+    "Read the `.npy` file `fn` (a path or a file open for reading) into a new writable array; `HPADataError` for a file that is not a plain array of pixels"
+    with (open(fn, 'rb') if isinstance(fn, (str, os.PathLike)) else contextlib.nullcontext(fn)) as f:
+        name = getattr(f, 'name', fn)
+        shape,dt,fortran,off = npy_meta(f)
+        if dt.hasobject or dt.kind not in 'biuf': raise HPADataError(f"Cannot read image {name}: it holds an array of {dt}, not of numbers (bool, integers or floats).")
+        if any(s<0 for s in shape): raise HPADataError(f"Cannot read image {name}: its header has the impossible shape {shape}.")
+        want,have = math.prod(shape)*dt.itemsize,os.fstat(f.fileno()).st_size-off
+        if want>have:   # before allocating: a crafted header may promise terabytes
+            raise HPADataError(f"Cannot read image {name}: the file is truncated or corrupt ({have} bytes of data where the header promises {want} for shape {shape}).")
+        x = np.empty(shape[::-1] if fortran else shape, dt)   # Fortran order: the transpose of a C array
         got = f.readinto(memoryview(x).cast('B')) if x.size else 0
-    if got!=x.nbytes: raise ValueError(f"{got} bytes of data where the header promises {x.nbytes} for shape {x.shape}")
-    return x
+    if got!=x.nbytes: raise HPADataError(f"Cannot read image {name}: the file is truncated or corrupt ({got} bytes of data where the header promises {x.nbytes} for shape {shape}).")
+    return x.T if fortran else x
 
 # %% ../nbs/02_image.ipynb #b1771f3e
-def read_image(fn:Path)->np.ndarray:
-    "Decode `fn` (PNG, JPEG, TIFF or `.npy`) into an array, with a clear error naming a missing or corrupt file"
+MAX_PIXELS = 8192*8192   # Most pixels per plane an image may have (4x HPA's largest, 4096²): more is refused as a possible decompression bomb
+NAME_MAX = 255           # Most bytes in one file name (Linux, macOS, Windows)
+
+def _kind(m:int)->str:
+    "What the file of mode `m` is, in words"
+    return ('a folder' if stat.S_ISDIR(m) else 'a FIFO (named pipe)' if stat.S_ISFIFO(m) else 'a socket' if stat.S_ISSOCK(m)
+            else 'a character device' if stat.S_ISCHR(m) else 'a block device' if stat.S_ISBLK(m) else 'not a regular file')
+
+def _reg(fn:Path, st:os.stat_result)->os.stat_result:
+    "`st` if it is that of a regular, non-empty file, else an `HPADataError` naming `fn`"
+    if not stat.S_ISREG(st.st_mode): raise HPADataError(f"Image file {fn} is {_kind(st.st_mode)}, not an image file.")
+    if st.st_size==0: raise HPADataError(f"Image file {fn} is empty (0 bytes).")
+    return st
+
+def check_file(fn:str|Path)->os.stat_result:
+    "The `os.stat` of image file `fn`, or an `HPADataError` naming it: missing, a link to nothing, a name too long, a FIFO/socket/device/folder, empty"
     fn = Path(fn)
-    if not fn.exists(): raise HPADataError(f"Image file {fn} does not exist.")
+    try: st = os.stat(fn)
+    except FileNotFoundError:
+        if os.path.islink(fn): raise HPADataError(f"Image file {fn} is a symbolic link to {os.readlink(fn)}, which does not exist.") from None
+        raise HPADataError(f"Image file {fn} does not exist.") from None
+    except OSError as e:
+        if e.errno==errno.ENAMETOOLONG: raise HPADataError(f"Image file name {fn.name[:40]}... is too long ({len(os.fsencode(fn.name))} bytes) for the file system.") from None
+        raise HPADataError(f"Cannot read image {fn}: {e.strerror or e}.") from None
+    return _reg(fn, st)
+
+def _open(fn:Path):
+    "Open `fn` for reading without ever blocking (a FIFO swapped in after `check_file`), and check it again on the open file"
+    f = open(fn, 'rb', opener=lambda p,fl: os.open(p, fl|getattr(os, 'O_NONBLOCK', 0)))
+    try: _reg(fn, os.fstat(f.fileno()))
+    except BaseException: f.close(); raise
+    return f
+
+def _read_pil(f, fn:Path)->np.ndarray:
+    with Image.open(f) as im:
+        w,h = im.size
+        if w*h>MAX_PIXELS: raise HPADataError(f"Image {fn} is {w}x{h}: {w*h:,} pixels, more than MAX_PIXELS={MAX_PIXELS:,}; refused as a possible decompression bomb.")
+        im.load()
+        if im.mode in ('P','CMYK','YCbCr','LAB','HSV'): im = im.convert('RGB')
+        x = np.asarray(im)
+        if im.mode=='I' and im.format=='PNG': x = x.astype(np.uint16)   # a 16-bit PNG decoded by an older PIL as int32: the file holds 16 bits
+    return x
+
+def _read_tiff(f, fn:Path)->np.ndarray:
+    with tifffile.TiffFile(f) as t:
+        s = t.series[0]
+        if (n:=math.prod(s.shape))>4*MAX_PIXELS:   # up to 4 planes of MAX_PIXELS
+            raise HPADataError(f"Image {fn} has shape {s.shape}: {n:,} values, more than 4 planes of MAX_PIXELS={MAX_PIXELS:,}; refused as a possible decompression bomb.")
+        return s.asarray()
+
+def read_image(fn:Path)->np.ndarray:
+    "Decode `fn` (PNG, JPEG, TIFF or `.npy`) into an array, with a sentence naming a missing, special, oversized or corrupt file"
+    fn = Path(fn)
+    check_file(fn)
+    sfx = fn.suffix.lower()
     try:
-        if fn.suffix=='.npy': return read_npy(fn)
-        if fn.suffix in ('.tif','.tiff'): return tifffile.imread(fn)
-        with Image.open(fn) as im:
-            im.load()
-            if im.mode in ('P','CMYK','YCbCr','LAB','HSV'): im = im.convert('RGB')
-            return np.asarray(im)
-    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError) as e:
+        with _open(fn) as f:
+            if sfx=='.npy': return read_npy(f)
+            if sfx in ('.tif','.tiff'): return _read_tiff(f, fn)
+            return _read_pil(f, fn)
+    except HPADataError: raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise HPADataError(f"Image {fn} is refused as a possible decompression bomb ({e}).") from None
+    except MemoryError: raise HPADataError(f"Image {fn} is too large to decode in this much memory.") from None
+    except Exception as e:   # every decoder's way of failing on a bad file (OSError, SyntaxError, struct.error, zlib.error, ...)
         raise HPADataError(f"Cannot read image {fn}: the file is truncated or corrupt ({type(e).__name__}: {e}).") from None
 
 # %% ../nbs/02_image.ipynb #010c844c
-def to_uint8(x:np.ndarray, fn='')->np.ndarray:
-    "Scale `x` to `uint8`: 16-bit by 255/65535, floats in [0,1] by 255; 8-bit is returned as is"
-    if x.dtype==np.uint8: return x
-    if x.dtype==bool: return x.astype(np.uint8)*255
-    if np.issubdtype(x.dtype, np.floating):
-        mx = float(x.max()) if x.size else 0.
-        return (np.clip(x, 0, 1)*255 if mx<=1 else np.clip(x, 0, 255)).round().astype(np.uint8)
-    if np.issubdtype(x.dtype, np.integer):
-        if x.size and (x.min()<0 or x.max()>65535): raise HPADataError(f"Image {fn} has values outside 0..65535 ({x.min()}..{x.max()}); expected 8- or 16-bit data.")
-        return x.astype(np.uint8) if x.dtype.itemsize==1 else (x.astype(np.float32)/257).round().astype(np.uint8)
-    raise HPADataError(f"Image {fn} has unsupported dtype {x.dtype}.")
+def _range(x:np.ndarray)->str: return f"{x.min()}..{x.max()}"
+
+def to_uint8(
+    x:np.ndarray, # A decoded image: any integer, bool or float dtype
+    fn='',        # The file or array it came from, for the message
+)->np.ndarray:
+    "Scale `x` to `uint8` by its dtype (see the rule above): bool to 0/255, 8-bit as is, 16-bit by 1/257, wider integers 0..255 as is, floats in [0,1] by 255"
+    k,bits,what = x.dtype.kind,x.dtype.itemsize*8,f"Image {fn}" if fn else 'An image array'
+    if k=='b': return x.astype(np.uint8)*255
+    if k in 'iu':
+        hi = 65535 if bits==16 else 255
+        if x.size and (x.min()<0 or x.max()>hi):
+            how = '16-bit' if bits==16 else '8-bit' if bits==8 else f"8-bit (a {bits}-bit integer dtype is taken as 8-bit: cast 16-bit data to uint16)"
+            raise HPADataError(f"{what} ({x.dtype}) has values {_range(x)}, outside 0..{hi}: {how} pixels must be 0..{hi}.")
+        if bits==16: return (x.astype(np.float32)/257).round().astype(np.uint8)
+        return x.astype(np.uint8)
+    if k=='f':
+        if x.size and not np.isfinite(x).all():
+            bad = ~np.isfinite(x)
+            raise HPADataError(f"{what} ({x.dtype}) has {int(bad.sum())} NaN or infinite value(s) of {x.size} (NaN: {int(np.isnan(x).sum())}): float pixels must be finite numbers in 0..1.")
+        if x.size and (x.min()< -0.5/255 or x.max()>1+0.5/255):
+            raise HPADataError(f"{what} ({x.dtype}) has values {_range(x)}, outside 0..1: float pixels must be in 0..1 (divide 8-bit data by 255, 16-bit by 65535).")
+        return (np.clip(x.astype(np.float32) if bits<32 else x, 0, 1)*255).round().astype(np.uint8)
+    raise HPADataError(f"{what} has dtype {x.dtype}, which is not an image's: use bool, integers or floats.")
 
 # %% ../nbs/02_image.ipynb #0f4ac029
 def stain_plane(x:np.ndarray, stain:str, fn='')->np.ndarray:
@@ -112,8 +185,9 @@ def _resize(x:np.ndarray, size)->np.ndarray:
 
 # %% ../nbs/02_image.ipynb #7fb2cfc9
 def _first(fns):
+    "The first of `fns` that is there, even as a link to nothing, a FIFO or a folder: `read_image` then says what is wrong with it"
     for f in fns:
-        if f.exists(): return f
+        if os.path.lexists(f): return f
     return None
 
 @functools.lru_cache(64)
@@ -134,6 +208,8 @@ def find_files(folder:Path, id:str, channels='rgby')->dict:
     "Map each stain of `channels` to its file for sample `id` in `folder`; a single stacked file maps to itself"
     folder,cs = Path(folder),parse_channels(channels)
     check_id(id, f"sample in {folder}")
+    if (nb:=len(os.fsencode(f'{id}_yellow.tiff')))>NAME_MAX:
+        raise HPADataError(f"Sample id {id[:40]!r}... in {folder} is too long: its file names would have {nb} bytes, more than the {NAME_MAX} a file name may have.")
     ci = cache_info(folder)
     if ci and ci['format']=='npy' and (st:=folder/f'{id}.npy').exists(): return {'stack': st}   # a cache: one stat instead of ~20
     per = {c:_first(folder/f'{id}_{c}{e}' for e in IMG_EXTS) for c in cs}
@@ -205,7 +281,7 @@ def _from_array(x, cs:tuple, size)->np.ndarray:
     if x.ndim!=3 or x.shape[0]!=len(cs):
         raise HPADataError(f"An image array of shape {shape} has {x.shape[0] if x.ndim==3 else '?'} channel(s), but {len(cs)} are expected ({channel_letters(cs)}): "
                            f"pass (C,H,W) or (H,W,C) with C={len(cs)}, the stains in that order.")
-    x = to_uint8(x, f'array {shape}')
+    x = to_uint8(x, f'array of shape {shape}')
     return np.stack([_resize(p, size) for p in x]) if size is not None else np.ascontiguousarray(x)
 
 def open_item(
@@ -217,7 +293,7 @@ def open_item(
     cs = parse_channels(channels)
     if isinstance(item, (np.ndarray, Tensor)): return _from_array(item, cs, size)
     fn = Path(item)
-    if fn.suffix.lower() not in IMG_EXTS+STACK_EXTS or not fn.is_file(): return open_hpa(fn, cs, size)
+    if fn.suffix.lower() not in IMG_EXTS+STACK_EXTS or not os.path.lexists(fn): return open_hpa(fn, cs, size)   # (a FIFO or link to nothing is read, and refused, as the file it is)
     if st:=_stain_of(fn): return open_hpa(fn.parent/fn.stem[:-len(st)-1], cs, size)
     return _read_files(fn.with_suffix(''), {'stack': fn}, cs, size)
 

@@ -126,7 +126,7 @@ def read_labels(
     src = 'the DataFrame' if isinstance(csv, pd.DataFrame) else str(csv)
     if isinstance(csv, pd.DataFrame): df = csv.astype(str).copy()
     else:
-        if not Path(csv).exists(): raise HPADataError(f"Label table {src} does not exist.")
+        check_file(csv, 'Label table')  # a folder, a pipe or a missing file: one sentence before pandas tries
         try: df = pd.read_csv(csv, dtype=str, keep_default_na=False)
         except pd.errors.EmptyDataError: raise HPADataError(f"Label table {src} is empty: expected a header such as Id,Target.") from None
         except (pd.errors.ParserError, UnicodeDecodeError) as e: raise HPADataError(f"Label table {src} is not a readable CSV: {e}") from None

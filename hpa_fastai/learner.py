@@ -21,8 +21,8 @@ from .distrib import *
 
 # %% auto #0
 __all__ = ['HEADS', 'prf_per_class', 'f1_per_class', 'macro_f1', 'MacroF1', 'head_kwargs', 'init_extra_channels',
-           'init_prior_bias', 'hpa_learner', 'Stage', 'parse_schedule', 'StageLogger', 'rng_states', 'set_rng_states',
-           'AtomicSaveModel', 'SkipEpochs', 'Checkpoint', 'load_checkpoint', 'thresh_f1']
+           'init_prior_bias', 'hpa_learner', 'Stage', 'parse_schedule', 'StopOnNaN', 'StageLogger', 'rng_states',
+           'set_rng_states', 'AtomicSaveModel', 'SkipEpochs', 'Checkpoint', 'load_checkpoint', 'thresh_f1']
 
 # %% ../nbs/07_learner.ipynb #a7f6c78f
 def _counts(preds, targs, thresh=0.5):
@@ -190,15 +190,24 @@ def parse_schedule(s:str|list)->list:
     if not isinstance(s, str): return list(s)
     res = []
     for o in s.split(','):
-        m = re.fullmatch(r'\s*(full|crop(\d+))\s*:\s*(\d+)\s*(?::\s*([0-9.eE+-]+))?\s*', o)
+        m = re.fullmatch(r'\s*(full|crop(\d+))\s*:\s*(\d+)\s*(?::\s*([\w.+-]+))?\s*', o)
         if not m: raise HPADataError(f"Schedule stage {o!r} is not of the form crop<size>:<epochs>[:<lr>] or full:<epochs>[:<lr>], e.g. 'crop64:3:3e-3,full:2:1e-3'.")
         try: lr = float(m[4]) if m[4] else 1e-3
         except ValueError: raise HPADataError(f"Schedule stage {o!r}: {m[4]!r} is not a learning rate.") from None
+        check_opts(crop=int(m[2]) if m[2] else None, epochs=int(m[3]), lr=lr, src=f"--schedule stage {o.strip()!r}")
         res.append(Stage(int(m[2]) if m[2] else None, int(m[3]), lr))
-    if not res or any(o.epochs<1 for o in res): raise HPADataError(f"Schedule {s!r} needs at least one stage of at least one epoch.")
     return res
 
 # %% ../nbs/07_learner.ipynb #fa658761
+class StopOnNaN(Callback):
+    "End training with a sentence when a loss is not finite: fastai's `TerminateOnNaNCallback` stops quietly, and the run would go on to export broken weights"
+    order = Recorder.order-1
+    def __init__(self, stage:str='0', lr=None): store_attr()
+    def after_loss(self):  # before the backward pass, so that the weights stay as they were
+        if torch.isfinite(self.loss).all(): return
+        raise HPADataError(f"The {'training' if self.training else 'validation'} loss became {float(self.loss)} in epoch {self.epoch+1} of stage {self.stage}"
+                           f"{f' (lr {_max_lr(self.lr):g})' if self.lr is not None else ''}: training diverged; lower the learning rate in --schedule, or check the images for non-finite values.")
+
 class StageLogger(Callback):
     "CSV log of a multi-stage run: one header, a `stage` column, rows appended stage after stage"
     order = Recorder.order+1  # after the `Recorder` has the epoch's whole row
@@ -347,7 +356,7 @@ def fit_progressive(
         first_fit = resume is not None and j==start
         if first_fit and not done: set_rng_states(resume['rng'])  # the next fit's DataLoaders are built from this state
         self.dls = dls_fn(stages[i].crop)
-        fcbs = [StageLogger(log, stage='head' if frozen else i, append=j>0 or resume is not None)]
+        fcbs = [StageLogger(log, stage='head' if frozen else i, append=j>0 or resume is not None), StopOnNaN('head' if frozen else str(stages[i]), lr)]
         if save_best and not frozen: fcbs.append(AtomicSaveModel(monitor='valid_loss', fname=f'stage{i}', best=resume['best'] if first_fit and done else None))
         if checkpoint is not None: fcbs.append(Checkpoint(j, checkpoint, log=log))
         for o in [*cbs, *self.cbs]:

@@ -6,7 +6,7 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/synth.html.md"""
 
 # %% ../nbs/03_synth.ipynb #971d6d3f
 from __future__ import annotations
-import uuid
+import uuid, json
 import numpy as np
 import pandas as pd
 from pathlib import Path
@@ -15,6 +15,7 @@ from scipy.ndimage import gaussian_filter, distance_transform_edt
 from fastcore.all import *
 import matplotlib.pyplot as plt
 from .core import *
+from .core import _atomic, _jsonable
 from .labels import *
 
 # %% auto #0
@@ -347,13 +348,40 @@ def _check(n, size, counts, nc, min_per_class, n_labels, noise, seed):
 
 def _to8(x): return (x*255+0.5).astype(np.uint8)
 
+def _png(im:Image.Image, fn:Path): _atomic(fn, lambda o: im.save(o, format='PNG'))
+
 def _write1(o, dest, channels, size, seed, noise):
-    "Draw image `o`=(index,id,class names) and save it under `dest` as the format's PNG files"
+    "Draw image `o`=(index,id,class names) and save it under `dest` as the format's PNG files (each written atomically)"
     i,id,names = o
     d = synth_image(names, size, (seed,i), noise)
-    if channels=='rgb': Image.fromarray(np.stack([_to8(d[o]) for o in ('red','green','blue')],-1), 'RGB').save(dest/f'{id}.png')
+    if channels=='rgb': _png(Image.fromarray(np.stack([_to8(d[o]) for o in ('red','green','blue')],-1), 'RGB'), dest/f'{id}.png')
     else:
-        for o in ('red','green','blue','yellow'): Image.fromarray(_to8(d[o]), 'L').save(dest/f'{id}_{o}.png')
+        for o in ('red','green','blue','yellow'): _png(Image.fromarray(_to8(d[o]), 'L'), dest/f'{id}_{o}.png')
+
+# %% ../nbs/03_synth.ipynb #3fa7a6f8
+def _params(f, n, size, seed, counts, min_per_class, n_labels, noise, folder, csv)->dict:
+    "What decides the files of a data set: recorded in `synth.json`, compared on the next run"
+    return _jsonable(dict(fmt=f.name, n=n, size=size, seed=seed, counts=list(counts), min_per_class=min_per_class,
+                          n_labels=list(n_labels), noise=float(noise), folder=folder, csv=csv))
+
+def _held(path:Path, csv:str, folder:str)->list:
+    "What a data set in `path` holds that a new one would replace: its label table `csv`, the files of its image folder `folder`"
+    dest = path/folder
+    ims = [o for o in dest.iterdir() if not o.name.startswith('.')] if dest.is_dir() else []
+    return ([f"a label table {csv}"] if (path/csv).exists() else []) + ([f"{len(ims)} file(s) in {folder}/"] if ims else [])
+
+def _may_write(path:Path, csv:str, folder:str, params:dict, table:str, force:bool):
+    "Refuse to write over a data set in `path` unless `force`, or hpa-synth made it with the same `params` (legacy: the very same `table`)"
+    held = _held(path, csv, folder)
+    if force or not held: return
+    m = path/'synth.json'
+    try: old = json.loads(m.read_text()) if m.is_file() else None
+    except (OSError, ValueError): old = None
+    if old==params: return
+    if old is None and (path/csv).is_file() and (path/csv).read_text()==table: return  # made before synth.json existed, with the same labels and ids
+    why = (f"made by hpa-synth with other parameters ({', '.join(f'{k} {old.get(k)!r}, not {v!r}' for k,v in params.items() if old.get(k)!=v)})"
+           if isinstance(old, dict) else "that hpa-synth did not make")
+    raise HPADataError(f"Folder {path} already holds a data set {why}: {' and '.join(held)}; pass --force to replace it, or choose another --path.")
 
 # %% ../nbs/03_synth.ipynb #2ae8a6c0
 def make_synth(
@@ -370,6 +398,7 @@ def make_synth(
     csv:str='train.csv',  # Label table file name in `path`
     n_workers:int=None,   # Threads that draw and write images (the files don't depend on it); `None` for one per CPU, up to 8
     progress:bool=True,   # Show a progress bar
+    force:bool=False,     # Write over a data set already in `path` (its label table and image files of the same names; nothing else is removed)
 )->Path:
     "Write `n` synthetic images of format `fmt` under `path/folder` and their labels to `path/csv`; returns the CSV path"
     f = get_format(fmt)
@@ -379,11 +408,13 @@ def make_synth(
     rng = np.random.default_rng(seed)
     labels = sample_labels(n, counts, rng, n_labels, min_per_class, [i for i,o in enumerate(names) if o=='Negative'])
     ids = _ids(f, n, rng)
-    dest = Path(path)/folder
-    dest.mkdir(parents=True, exist_ok=True)
+    table = pd.DataFrame({f.id_col: ids, f.label_col: [f.sep.join(map(str, o)) for o in labels]}).to_csv(index=False)
+    path = Path(path)
+    params = _params(f, n, size, seed, counts, min_per_class, n_labels, noise, folder, csv)
+    if path.is_dir(): _may_write(path, csv, folder, params, table, force)
+    dest = make_dir(path/folder, 'image folder')
+    _atomic(path/'synth.json', lambda o: Path(o).write_text(json.dumps(params, indent=1)))  # first: a run killed half-way can be rerun
     items = [(i, id, [names[o] for o in ls]) for i,(id,ls) in enumerate(zip(ids,labels))]
     parallel(_write1, items, dest=dest, channels=f.channels, size=size, seed=seed, noise=noise,
              n_workers=ifnone(n_workers, min(8, defaults.cpus)), threadpool=True, progress=progress and n>1)
-    df = pd.DataFrame({f.id_col: ids, f.label_col: [f.sep.join(map(str, o)) for o in labels]})
-    df.to_csv(Path(path)/csv, index=False)
-    return Path(path)/csv
+    return _atomic(path/csv, lambda o: Path(o).write_text(table))

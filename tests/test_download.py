@@ -124,4 +124,26 @@ def test_bad_inputs(tmp_path):
     fails('4 of 4 files failed', csv=tmp_path/'one.csv', out=tmp_path/'o', base_url='http://127.0.0.1:9', retries=1, backoff=0.01, quiet=True)
     f = pd.read_csv(tmp_path/'o'/'failures.csv')
     assert len(f)==4 and f.reason.str.startswith('ConnectionRefusedError').all() and not list((tmp_path/'o'/'train').iterdir()), f.reason.tolist()
-    assert pd.read_csv(tmp_path/'o'/'train.csv').empty
+    assert not (tmp_path/'o'/'train.csv').exists()        # no complete sample: no (empty) label table
+    # every numeric option is checked before any work (nothing is created)
+    for k,v in [('workers', -1), ('timeout', 0), ('retries', 101), ('backoff', -1.), ('n', 0), ('size', 0)]:
+        fails(f'--{k} {v} is out of range', csv=tmp_path/'one.csv', out=tmp_path/'never', **{k:v})
+    assert not (tmp_path/'never').exists()
+    # the label table is never an output
+    (tmp_path/'o'/'train.csv').write_text('Id,Target\n10580_1610_C1_1,0\n')
+    fails(f"--out {tmp_path/'o'/'train.csv'} is also --csv", csv=tmp_path/'o'/'train.csv', out=tmp_path/'o')
+
+def test_existing_data_set(tmp_path, capsys):
+    "Someone else's data set in --out is refused and left as it was; --force writes into it (replacing only train.csv); a failed run keeps the earlier train.csv"
+    (tmp_path/'one.csv').write_text('Id,Target\n10580_1610_C1_1,0\n')
+    out = tmp_path/'theirs'; (out/'train').mkdir(parents=True)
+    (out/'train.csv').write_text('Id,Target\nmine,0\n'); (out/'train'/'mine_red.png').write_bytes(b'my image')
+    kw = dict(csv=tmp_path/'one.csv', out=out, base_url='http://127.0.0.1:9', retries=0, quiet=True)
+    fails(f"Folder {out} already holds a data set that hpa-download did not make: a label table train.csv of samples that are not in one.csv and "
+          "1 file(s) in train/ that are not images of one.csv, e.g. mine_red.png; pass --force to write into it (its train.csv is replaced), or choose another --out.", **kw)
+    assert sorted(o.name for o in out.rglob('*'))==['mine_red.png', 'train', 'train.csv']
+    r = run_here(capsys, force=True, **kw)                 # forced, but the server is down: their table stays
+    assert r.returncode==1 and '0 downloaded, 0 skipped (already done), 4 failed; no complete sample' in r.stdout, r.stdout+r.stderr
+    assert (out/'train.csv').read_text()=='Id,Target\nmine,0\n' and (out/'train'/'mine_red.png').read_bytes()==b'my image'
+    r = run_here(capsys, **kw)                             # ours now (download.json): a rerun needs no --force
+    assert r.returncode==1 and '4 failed' in r.stdout and 'hpa-download: 4 of 4 files failed' in r.stderr, r.stderr

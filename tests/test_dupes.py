@@ -90,6 +90,15 @@ def test_bad_inputs(tmp_path, synth_dupes):
     fails("channels='q' is not a set of stains", p/'train', channels='q', out=tmp_path/'d.csv')
     fails('same source name', p/'train', f'train={p/"train"}', out=tmp_path/'d.csv')
     fails(f'Cannot write {tmp_path/"no"/"d.csv"}: folder {tmp_path/"no"} does not exist', p/'train', out=tmp_path/'no'/'d.csv', quiet=True)
+    # outputs never overwrite an input or one another, numeric options have ranges: all refused before any image is read
+    im = sorted((p/'train').iterdir())[0]
+    fails(f'--out {im} is a file in the image folder {p/"train"} (train)', p/'train', out=im)
+    fails(f'--plot {p/"train"/"g.png"} is an image in the image folder', p/'train', out=tmp_path/'d.csv', plot=p/'train'/'g.png')
+    fails(f'--hashes {tmp_path/"d.csv"} is also --out {tmp_path/"d.csv"}', p/'train', out=tmp_path/'d.csv', hashes=tmp_path/'d.csv')
+    fails('--plot x.csv needs the extension of a picture format', p/'train', out=tmp_path/'d.csv', plot='x.csv')
+    fails('--thresh 257 is out of range: the Hamming distance in bits (64 per stain of --channels rgby) must be an integer from 0 to 256.', p/'train', channels='rgby', thresh=257, out=tmp_path/'d.csv')
+    fails('--workers -1 is out of range', p/'train', workers=-1, out=tmp_path/'d.csv')
+    assert not (tmp_path/'d.csv').exists() and not (p/'train'/'g.png').exists()
     (tmp_path/'bad.csv').write_text('a,b\n1,2\n')
     with pytest.raises(SystemExit, match=r"^hpa-train: Duplicate report .*bad.csv has columns \['a', 'b'\]; expected group,id \(as hpa-dupes writes\).$"):
         hpa_train.__wrapped__(csv=p/'train.csv', dupes=tmp_path/'bad.csv', out=tmp_path/'m', quiet=True)

@@ -104,7 +104,9 @@ def test_kill_and_resume(tmp_path, capsys):
 @pytest.mark.parametrize('kw,msg', [
     (dict(format='jpg'), "format='jpg' is not a cache format"),
     (dict(sizes='big'), "sizes='big'"),
-    (dict(sizes='4'), "at least 8 pixels"),
+    (dict(sizes='4'), "--sizes 4 is out of range: the image side in pixels must be an integer from 8 to 16384"),
+    (dict(sizes='64,99999'), "--sizes 99999 is out of range"),
+    (dict(workers=-1), "--workers -1 is out of range: the number of workers must be an integer from 0 to 512"),
     (dict(channels='rgbx'), "channels='rgbx'"),
 ])
 def test_bad_options(data, tmp_path, capsys, kw, msg):
@@ -149,3 +151,62 @@ def test_corrupt_source(corrupt):
     m = json.loads((d/'c'/'32'/'manifest.json').read_text())
     assert list(m['skipped'])==[ids[7]] and str(bad) in m['skipped'][ids[7]]
     same_as_source(d/'c'/'32', d/'src/train', good, 32)
+
+def test_output_is_input(data, tmp_path, capsys):
+    "The cache never writes into its source: --out (or its size folder) is not --images, its labels.csv is not --csv"
+    src = data/'s'/'train'
+    before = sorted(o.name for o in src.iterdir())
+    prep_fails(capsys, 'would write the cache into the --images folder', src, src, sizes='32', quiet=True)
+    assert prep(src, tmp_path/'c', sizes='32', quiet=True)==0
+    prep_fails(capsys, 'would write the cache into the --images folder', tmp_path/'c'/'32', tmp_path/'c', sizes='32', quiet=True)
+    shutil.copy(data/'s/train.csv', tmp_path/'c'/'32'/'labels.csv')
+    prep_fails(capsys, 'labels.csv is also --csv', src, tmp_path/'c', tmp_path/'c'/'32'/'labels.csv', sizes='32', quiet=True)
+    assert sorted(o.name for o in src.iterdir())==before
+
+def test_hostile_sources_skipped(data, tmp_path, capsys):
+    "A FIFO, a folder, a link to nothing, an empty file, a decompression bomb and a NaN TIFF in place of a stain: each sample skipped by name (exit 3), never a hang"
+    import os
+    from PIL import Image
+    d = tmp_path/'src'; shutil.copytree(data/'s'/'train', d)
+    ids = sorted(pd.read_csv(data/'s/train.csv').Id)
+    makers = [os.mkfifo, os.mkdir, lambda p: os.symlink(d/'gone.png', p), lambda p: p.touch(),
+              lambda p: Image.new('1', (9000, 9000)).save(p), None]
+    for i,mk in zip(ids, makers):
+        fn = d/f'{i}_green.png'; fn.unlink()
+        if mk: mk(fn)
+        else: import tifffile; tifffile.imwrite(d/f'{i}_green.tif', np.full((64,64), np.nan, np.float32))
+    code = prep(d, tmp_path/'c', data/'s/train.csv', sizes='32', quiet=True)
+    err = capsys.readouterr().err
+    assert code==3 and 'Traceback' not in err, err
+    for i,w in zip(ids, ['FIFO', 'folder', 'symbolic link', 'empty', 'decompression bomb', 'NaN or infinite']): assert f'{i}:' in err and w in err.split(f'{i}:')[1].splitlines()[0], (w, err)
+    m = json.loads((tmp_path/'c'/'32'/'manifest.json').read_text())
+    assert sorted(m['skipped'])==ids[:6] and len(m['items'])==len(ids)-6
+
+def test_debug_traceback(data, tmp_path, capsys, monkeypatch):
+    "HPA_DEBUG=1 shows the traceback of a bad option; without it, the one sentence"
+    from hpa_fastai.core import HPADataError
+    monkeypatch.setenv('HPA_DEBUG', '1')
+    with pytest.raises(HPADataError, match='would write the cache'): hpa_prep.__wrapped__(str(data/'s'/'train'), str(data/'s'/'train'), quiet=True)
+
+@pytest.fixture(scope='module', autouse=True)
+def two_writers(request, tmp_path_factory):
+    "Two `hpa-prep` processes, each with half of a table, into one cache: started as this module starts, to run beside the tests before the last"
+    if not selected(request, 'test_two_writers'): yield None; return
+    d = tmp_path_factory.mktemp('two')
+    make_synth(d/'s', n=60, size=192, seed=2, progress=False)
+    df = pd.read_csv(d/'s/train.csv')
+    df.iloc[::2].to_csv(d/'a.csv', index=False); df.iloc[1::2].to_csv(d/'b.csv', index=False)
+    ps = [start('hpa-prep', d/'s'/'train', '--csv', d/f'{h}.csv', '--out', d/'c', '--sizes', '192,48', '--workers', 1, '--quiet', timeout=300) for h in 'ab']
+    yield d,df,ps
+    for p in ps: p.close()
+
+@pytest.mark.slow
+def test_two_writers(two_writers):
+    "Two hpa-prep processes fill one cache at once, each with half of the table: the manifest and labels.csv list every sample of both"
+    d,df,ps = two_writers
+    for r in [p.result() for p in ps]: assert r.returncode==0 and '30 samples, 30 converted' in r.stdout, r.stdout+r.stderr
+    for sz in (192,48):
+        m = json.loads((d/'c'/str(sz)/'manifest.json').read_text())
+        assert m['n']==60 and sorted(m['items'])==sorted(df.Id), (sz, m['n'])
+        assert sorted(pd.read_csv(d/'c'/str(sz)/'labels.csv').Id)==sorted(df.Id)
+    same_as_source(d/'c'/'48', d/'s'/'train', df.Id, 48)

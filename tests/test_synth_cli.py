@@ -23,6 +23,24 @@ def test_z2g_deterministic(tmp_path):
 
 def test_bad_options(tmp_path):
     "One line `hpa-synth: ...` and status 1, and nothing written"
-    for args,msg in [(('--fmt','hpa2019'), 'Unknown format'), (('--n','0'), 'at least 1 image'), (('--size','8'), 'too small')]:
+    for args,msg in [(('--fmt','hpa2019'), 'Unknown format'), (('--n','0'), '--n 0 is out of range'), (('--size','8'), 'too small')]:
         fails(main('hpa-synth', '--path', tmp_path/'x', '--quiet', *args), msg)
     assert not (tmp_path/'x').exists()
+
+def test_existing_data_set(tmp_path):
+    "A folder holding someone else's data set is refused (nothing touched); the same hpa-synth run again is not; --force writes over theirs and keeps their other files"
+    args = ('--n', 4, '--size', 32, '--quiet')
+    (tmp_path/'theirs'/'train').mkdir(parents=True)
+    (tmp_path/'theirs'/'train.csv').write_text('Id,Target\nmine,0\n')
+    (tmp_path/'theirs'/'train'/'mine_red.png').write_bytes(b'my image')
+    fails(main('hpa-synth', '--path', tmp_path/'theirs', *args),
+          f"Folder {tmp_path/'theirs'} already holds a data set that hpa-synth did not make: a label table train.csv and 1 file(s) in train/; pass --force to replace it, or choose another --path.")
+    assert (tmp_path/'theirs'/'train.csv').read_text()=='Id,Target\nmine,0\n' and not (tmp_path/'theirs'/'synth.json').exists()
+    ok(main('hpa-synth', '--path', tmp_path/'s', *args))
+    ok(main('hpa-synth', '--path', tmp_path/'s', *args))
+    fails(main('hpa-synth', '--path', tmp_path/'s', '--seed', 1, *args), 'made by hpa-synth with other parameters (seed 42, not 1)')
+    from hpa_fastai.cli import hpa_synth
+    import inspect
+    if 'force' not in inspect.signature(hpa_synth).parameters: return   # --force: added to the console script in nbs/16_cli
+    ok(main('hpa-synth', '--path', tmp_path/'theirs', '--force', *args))
+    assert len(pd.read_csv(tmp_path/'theirs'/'train.csv'))==4 and (tmp_path/'theirs'/'train'/'mine_red.png').read_bytes()==b'my image'

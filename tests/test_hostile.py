@@ -1,0 +1,741 @@
+"""Hostile input, by category (issue 20): every console script over cases generated from declared data, not listed by hand.
+
+Categories (the `cat` of each case id):
+- `option`: every numeric option of every script (from the script's signature), at the edges of its declared range (`core.OPTS`,
+  or the script's own `@checked` table): out-of-range values must be refused naming the option; the values just inside each
+  edge must not be called out of range. Options without a declared range get the generic hostile values.
+- `list`: string options that hold lists or names (--folds, --schedule, --sizes, --cascade, --thresh, --channels, the enums).
+- `file`: each input file (label table, image, model, thresholds, probabilities, submission, dupes report, id list, image folder)
+  replaced by a folder, an empty file, a FIFO, a dangling symlink, binary garbage, an over-long name, an unreadable file,
+  a decompression bomb (images), an over-long id (label tables).
+- `array`: stacked `.npy`/`.tif` arrays of every dtype x {normal, one NaN, one inf, out of range} and 16-bit PNGs, predicted by
+  the shared model (`hpa-predict`) and cached (`hpa-prep`); crafted `.npy` headers.
+- `nonfinite`: NaN, inf and out-of-range numbers inside threshold and probability files.
+- `model`: `model.json` field mutations (delete, wrong type, wrong length, NaN), weights with NaN or inf, and a crafted
+  `export.pkl` that creates a marker file when unpickled (`hpa-predict FOLDER`, `hpa-evaluate --model FOLDER`).
+- `collision`: every (output, input) and (output, output) pair of a script's path options set to one file; outputs into a
+  folder holding a data set.
+- `debug`: `HPA_DEBUG=1` shows the traceback, in every script.
+
+For every case: either a refusal (exit status != 0, stderr one short paragraph starting `<script>: `, naming the culprit, no
+traceback, no 'unexpected error'), or, where the input is legal, exit 0 with a correct result; and no file that existed before
+changed (sha256 of every file in the case folder, before and after; on exit 0 the declared outputs may change). Expensive steps
+(training, drawing synthetic images, converting, downloading, hashing) are replaced by a sentinel in the cases that must fail
+before them: reaching one means the input was not refused before work started. A FIFO that a script opens is released by a
+watchdog, and the case counts as a hang. A table of counts per category is printed at the end of the module (`-s` shows it) and
+written to `hostile.md` in pytest's temporary folder (with each failing case's command and output); `HOSTILE_SHOW=1` with `-s` prints
+every case's command and outcome."""
+import hashlib, inspect, json, math, os, re, shlex, shutil, stat, struct, threading, time, zlib
+from dataclasses import dataclass
+from pathlib import Path
+from unittest import mock
+import numpy as np, pandas as pd, pytest
+from fastai.learner import Learner
+from hpa_fastai.core import OPTS, Opt
+
+from helpers import main, script
+
+SCRIPTS = ['hpa-synth','hpa-train','hpa-predict','hpa-evaluate','hpa-demo','hpa-prep','hpa-download','hpa-dupes']
+ROOT = os.geteuid()==0   # permissions mean nothing to root: the unreadable-file cases skip
+NOWHERE = 'http://127.0.0.1:9'  # a refused connection, at once
+T = '--schedule full:1:1e-2 --size 32 --bs 8 --arch resnet10t --workers 0 --quiet'   # hpa-train: the smallest run
+
+class _Reached(BaseException):
+    "Raised by a stand-in for an expensive step: the command got past its checks into real work (a BaseException, so no handler turns it into a message)"
+
+FIT = 'fastai.learner:Learner.fit'
+SYNTH = 'hpa_fastai.synth:sample_labels'
+PREP = 'hpa_fastai.cache:_prep1'
+DOWNLOAD = 'hpa_fastai.download:_one'
+HASH = 'hpa_fastai.dupes:hash_folder'
+
+@dataclass
+class Case:
+    cat:str; script:str; desc:str
+    args:str                 # the command line after the script name: {d} the case folder, {b} the shared base folder
+    setup:object=None        # setup(b, d): make the case's inputs in d
+    expect:str='fail'        # fail: refused; ok: exit 0 passing `check`; either: refused or exit 0 passing `check`; accept: an in-range value, not called out of range;
+                             # listed: refused, or exit 0/3 with the culprit listed; debug: HPA_DEBUG=1 shows a traceback
+    culprit:tuple=()         # regexes: a refusal must match one of them
+    outs:tuple=()            # outputs (relative to d) that may change on exit 0
+    check:object=None        # check(b, d, r) -> None, or what is wrong with an exit-0 result
+    guard:tuple=(FIT,)       # expensive steps replaced by the sentinel
+    opt:str=None             # the option of an `option` case
+    env:dict=None
+    @property
+    def id(self): return f'{self.cat}:{self.script}:{self.desc}'
+
+def _dash(o): return '--'+o.replace('_','-')
+def _opt_re(o): return (re.escape(_dash(o))+r'(?![\w-])', r'(?<![\w-])'+re.escape(o)+r'\s*=')   # `--n-folds` or `n_folds=`
+def _name_re(*names): return tuple(re.escape(str(n)) for n in names)
+
+# %% option values, from the declared ranges
+def _table(name)->dict:
+    "The range table that script `name` checks with: that of an `@checked` on its function (its closure), else `core.OPTS`"
+    g,t = script(name).__wrapped__,None
+    while g is not None and t is None:
+        for c in getattr(g, '__closure__', None) or ():
+            try: v = c.cell_contents
+            except ValueError: continue
+            if isinstance(v, dict) and v and all(isinstance(o, Opt) for o in v.values()): t = v
+        g = getattr(g, '__wrapped__', None)
+    return t or OPTS
+
+def numeric_options(name)->list:
+    "(option, is_int, Opt or None, default) of each int/float option of script `name`; a declared range its default falls outside is not this option's"
+    res,t = [],_table(name)
+    for k,p in inspect.signature(script(name).__wrapped__).parameters.items():
+        a = p.annotation if not isinstance(p.annotation, str) else {'int':int, 'float':float}.get(p.annotation)
+        if a not in (int, float) or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD): continue
+        o = t.get(k)
+        d = None if p.default is inspect.Parameter.empty else p.default
+        if o is not None and (d is not None and not o.ok(d) or o.int!=(a is int) and a is int): o = None   # e.g. hpa-dupes --thresh (bits) is not OPTS' 0..1 threshold
+        res.append((k, a is int, o, d))
+    return res
+
+def _fmt(v): return repr(float(v)) if isinstance(v, float) and math.isfinite(v) else str(v)
+
+def option_values(o:Opt, is_int:bool)->list:
+    "(value, in_range) at the edges of `o` and the generic hostile values; `o=None`: only the generic ones, in_range None (either)"
+    gen = [float('nan'), float('inf'), float('-inf'), -1, 0, 10**12] + ([0.5] if is_int else [])
+    if o is None: return [(v, False if isinstance(v, float) and not math.isfinite(v) else None) for v in gen]
+    vals = list(gen)
+    if o.lo is not None:
+        vals += [o.lo if o.gt else o.lo-1]
+        vals += [o.lo + (1 if o.int else 1e-3)] if o.gt else [o.lo]
+        if o.int: vals += [o.lo+0.5]
+    if o.hi is not None: vals += [o.hi, o.hi+1] + ([o.hi-0.5] if o.int else [])
+    seen,res = set(),[]
+    for v in vals:
+        s = _fmt(v)
+        if s in seen: continue
+        seen.add(s); res.append((v, o.ok(v)))
+    return res
+
+def _afile(b, d): (d/'afile').write_text('a regular file')
+# per script: the other arguments (valid where the later work is cheap or guarded; a missing label table for hpa-train, whose
+# data pipeline at a large --size would be expensive), and the expensive steps to guard
+OPT_BASE = {
+    'hpa-synth':    ('--path {d}/x --n 10 --size 32 --quiet', (SYNTH,)),
+    'hpa-train':    ('--csv {d}/missing.csv --out {d}/o '+T, (FIT, SYNTH)),
+    'hpa-predict':  ('{b}/m --images {b}/t/train --out {d}/sub.csv --quiet', ()),
+    'hpa-evaluate': ('--labels {b}/s/train.csv --probs {b}/probs.csv --out {d}/rep', ()),
+    'hpa-demo':     ('--out {d}/o --synth {d}/missing_synth --quiet', (FIT, SYNTH)),
+    'hpa-prep':     ('{b}/s/train --out {d}/c --sizes 32 --quiet', (PREP,)),
+    'hpa-download': (f'--csv {{b}}/v18.csv --out {{d}}/v18 --base-url {NOWHERE} --retries 0 --quiet', (DOWNLOAD,)),
+    'hpa-dupes':    ('{b}/s/train --out {d}/d.csv --quiet', (HASH,)),
+}
+SKIP_WORK = {('hpa-predict','bs'), ('hpa-predict','min_labels'), ('hpa-evaluate','thresh')}   # in range, these run the real (cheap) command
+
+def _with(args:str, opt:str, val:str)->str:
+    "`args` with option `opt` set to `val` (replaced where `args` has it)"
+    t,k = shlex.split(args),_dash(opt)
+    if k in t: t[t.index(k)+1] = val
+    else: t += [k, val]
+    return shlex.join(t)
+
+def option_cases()->list:
+    res = []
+    for s in SCRIPTS:
+        base,guard = OPT_BASE[s]
+        for k,is_int,o,d in numeric_options(s):
+            for v,inr in option_values(o, is_int):
+                desc = f"{_dash(k)}={_fmt(v)}" + ('' if o else ' (no declared range)')
+                exp = 'accept' if inr else 'fail' if inr is False else 'either'
+                res.append(Case('option', s, desc, _with(base, k, _fmt(v)), expect=exp, culprit=_opt_re(k), guard=guard, opt=k,
+                                outs=('sub.csv','rep','c','x','v18','d.csv','o')))
+    return res
+
+# %% string options holding lists or names
+def _copy_s(b, d): shutil.copytree(b/'s', d/'s')
+LISTS = {  # script, option, the other arguments, setup, guard: values that must be refused
+    ('hpa-train','folds'):     ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['0,0', '-1', 'a', '', '0,,1', '5', '0.5', 'nan']),
+    ('hpa-train','schedule'):  ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,),
+                                ['crop0:1:1e-3', 'full:0:1e-3', 'full:1:-1', 'full:1:nan', 'full:1:inf', 'crop', 'full:1', '', 'full:1.5:1e-3',
+                                 'full:1:11', 'crop100000:1:1e-3', 'full:1:1e-3,,full:1:1e-3', 'zoom:1:1e-3']),
+    ('hpa-prep','sizes'):      ('{b}/s/train --out {d}/c --quiet', None, (PREP,), ['0', '-1', 'a', '', '32,,64', '7', '16385', 'nan', 'inf', '32.5']),
+    ('hpa-predict','cascade'): ('{b}/m --images {b}/t/train --out {d}/sub.csv --quiet', None, (), ['0', '-1', 'nan', 'a', '', '0.5,,0.8', 'inf', '-0.5,0.5']),
+    ('hpa-predict','thresh'):  ('{b}/m --images {b}/t/train --out {d}/sub.csv --quiet', None, (), ['-0.1', '1.5', 'nan', 'inf', '-inf', '']),
+    ('hpa-prep','channels'):   ('{b}/s/train --out {d}/c --sizes 32 --quiet', None, (PREP,), ['x', 'rr', '', 'rgbyr', 'r,g']),
+    ('hpa-dupes','channels'):  ('{b}/s/train --out {d}/d.csv --quiet', None, (HASH,), ['x', 'rr', '', 'rgbyr']),
+    ('hpa-train','channels'):  ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['x', 'rr', '', 'rgbyr']),
+    # enums: one value that is none of them
+    ('hpa-predict','tta'):     ('{b}/m --images {b}/t/train --out {d}/sub.csv --quiet', None, (), ['bogus']),
+    ('hpa-predict','rule'):    ('{b}/m --images {b}/t/train --out {d}/sub.csv --quiet', None, (), ['bogus']),
+    ('hpa-predict','fmt'):     ('{b}/m --images {b}/t/train --out {d}/sub.csv --quiet', None, (), ['bogus']),
+    ('hpa-predict','mixed_precision'): ('{b}/m --images {b}/t/train --out {d}/sub.csv --quiet', None, (), ['bogus']),
+    ('hpa-train','loss'):      ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['bogus']),
+    ('hpa-train','mixed_precision'): ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['bogus']),
+    ('hpa-train','extra_init'): ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['bogus']),
+    ('hpa-train','arch'):      ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['bogus_arch']),
+    ('hpa-train','oversample'): ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['bogus']),
+    ('hpa-prep','format'):     ('{b}/s/train --out {d}/c --sizes 32 --quiet', None, (PREP,), ['bogus']),
+    ('hpa-synth','fmt'):       ('--path {d}/x --n 10 --size 32 --quiet', None, (SYNTH,), ['bogus']),
+}
+LEGAL = {('hpa-predict','thresh'): ['0', '1', '0.3'], ('hpa-predict','cascade'): ['0.9,0.5']}   # legal: exit 0 with a submission
+
+def _wrote(fn):
+    def f(b, d, r): return None if (d/fn).is_file() and (d/fn).stat().st_size else f'exit 0 but no {fn} written'
+    return f
+
+def list_cases()->list:
+    res = []
+    for (s,k),(args,setup,guard,vals) in LISTS.items():
+        for v in vals:
+            res.append(Case('list', s, f'{_dash(k)}={v!r}', _with(args, k, v), setup, culprit=_opt_re(k)+(r'\b'+k+r'\b',)+(_name_re(v) if len(v)>1 else ()), guard=guard,
+                            outs=('sub.csv','c','d.csv','o','x')))
+        for v in LEGAL.get((s,k), []):
+            res.append(Case('list', s, f'{_dash(k)}={v!r} (legal)', _with(args, k, v), setup, expect='either', check=_wrote('sub.csv'),
+                            guard=guard, outs=('sub.csv',)))
+    return res
+
+# %% file kinds in place of an input
+def _bomb(fn):
+    "A PNG whose header claims 100000 x 100000 pixels (a decompression bomb), a few hundred bytes long"
+    def chunk(t, data): return struct.pack('>I', len(data)) + t + data + struct.pack('>I', zlib.crc32(t+data) & 0xffffffff)
+    ihdr = struct.pack('>IIBBBBB', 100000, 100000, 8, 0, 0, 0, 0)
+    Path(fn).write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(b'\0'*1000)) + chunk(b'IEND', b''))
+
+def make_kind(kind:str, fn:Path, valid:Path=None, folder:bool=False)->Path:
+    "Put a hostile `kind` at `fn` (returned; `longname` returns another path); `valid`: a legal file to copy for `noperm`; `folder`: `fn` stands for a folder"
+    fn = Path(fn)
+    if kind=='folder': fn.mkdir()
+    elif kind in ('empty','file'): fn.write_bytes(b'')
+    elif kind=='fifo': os.mkfifo(fn)
+    elif kind=='dangling': os.symlink(fn.parent/'no_such_target', fn)
+    elif kind=='garbage': fn.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    elif kind=='longname': return fn.parent/('x'*300 + fn.suffix)
+    elif kind=='bomb': _bomb(fn)
+    elif kind=='noperm':
+        if folder: shutil.copytree(valid, fn)
+        elif valid: shutil.copy(valid, fn)
+        else: fn.write_text('x')
+        os.chmod(fn, 0)
+    else: raise ValueError(kind)
+    return fn
+
+FILE_KINDS = ['folder','empty','fifo','dangling','garbage','longname','noperm']
+FOLDER_KINDS = ['file','fifo','dangling','longname','noperm']
+IMAGE_KINDS = ['folder','empty','fifo','dangling','garbage','noperm','bomb']
+# role -> (script, command with {X} for the hostile path, file name, legal file to copy (relative to b), setup, expect, kinds)
+def _copy_t(b, d): shutil.copytree(b/'t/train', d/'t')
+def _copy_m(b, d): (d/'m').mkdir(); [shutil.copy(b/'m'/o, d/'m'/o) for o in ('model.json','model.safetensors')]
+INPUTS = [
+    ('hpa-train', 'label table', '--csv {X} --images {d}/s/train --out {d}/o '+T, 'labels.csv', 's/train.csv', _copy_s, FILE_KINDS+['longid']),
+    ('hpa-train', 'dupes report', '--csv {d}/s/train.csv --dupes {X} --out {d}/o '+T, 'dupes.csv', None, _copy_s, FILE_KINDS),
+    ('hpa-train', 'image folder', '--csv {d}/s/train.csv --images {X} --out {d}/o '+T, 'imgs', 's/train', _copy_s, FOLDER_KINDS),
+    ('hpa-train', 'image', '--csv {d}/s/train.csv --out {d}/o '+T, 's/train/{ID}_green.png', None, _copy_s, IMAGE_KINDS),
+    ('hpa-predict', 'model', '{X} --images {b}/t/train --out {d}/sub.csv --quiet', 'model.safetensors', 'm/model.safetensors', None, FILE_KINDS),
+    ('hpa-predict', 'id list', '{b}/m --images {b}/t/train --csv {X} --out {d}/sub.csv --quiet', 'ids.csv', 't/ids.csv', None, FILE_KINDS+['longid']),
+    ('hpa-predict', 'thresholds', '{b}/m --images {b}/t/train --thresh {X} --out {d}/sub.csv --quiet', 'thresh.txt', 'thresh.txt', None, FILE_KINDS),
+    ('hpa-predict', 'dupes report', '{b}/m --images {b}/t/train --dupes {X} --out {d}/sub.csv --quiet', 'dupes.csv', None, None, FILE_KINDS),
+    ('hpa-predict', 'image folder', '{b}/m --images {X} --out {d}/sub.csv --quiet', 'imgs', 't/train', None, FOLDER_KINDS),
+    ('hpa-predict', 'image', '{b}/m --images {d}/t --out {d}/sub.csv --quiet', 't/{ID}_green.png', None, _copy_t, IMAGE_KINDS),
+    ('hpa-evaluate', 'label table', '--labels {X} --probs {b}/probs.csv --out {d}/rep', 'labels.csv', 's/train.csv', None, FILE_KINDS),
+    ('hpa-evaluate', 'probabilities', '--labels {b}/s/train.csv --probs {X} --out {d}/rep', 'probs.csv', 'probs.csv', None, FILE_KINDS),
+    ('hpa-evaluate', 'submission', '--labels {b}/s/train.csv --submission {X} --out {d}/rep', 'sub.csv', 'sub.csv', None, FILE_KINDS),
+    ('hpa-evaluate', 'model', '--labels {b}/s/train.csv --model {X} --images {b}/s/train --out {d}/rep', 'model.safetensors', 'm/model.safetensors', None, FILE_KINDS),
+    ('hpa-evaluate', 'npy ids', '--labels {b}/s/train.csv --probs {b}/probs.npy --ids {X} --out {d}/rep', 'ids.txt', 'probs_ids.txt', None, FILE_KINDS),
+    ('hpa-prep', 'label table', '{b}/s/train --csv {X} --out {d}/c --sizes 32 --quiet', 'labels.csv', 's/train.csv', None, FILE_KINDS+['longid']),
+    ('hpa-prep', 'image folder', '{X} --out {d}/c --sizes 32 --quiet', 'imgs', 's/train', None, FOLDER_KINDS),
+    ('hpa-prep', 'image', '{d}/s/train --out {d}/c --sizes 32 --quiet', 's/train/{ID}_green.png', None, _copy_s, IMAGE_KINDS),
+    ('hpa-download', 'label table', f'--csv {{X}} --out {{d}}/v18 --base-url {NOWHERE} --retries 0 --quiet', 'v18.csv', 'v18.csv', None, FILE_KINDS),
+    ('hpa-dupes', 'image folder', '{X} --out {d}/d.csv --quiet', 'imgs', 's/train', None, FOLDER_KINDS),
+    ('hpa-dupes', 'image', '{d}/s/train --out {d}/d.csv --quiet', 's/train/{ID}_green.png', None, _copy_s, IMAGE_KINDS),
+]
+LONG_ID = 'a'*300
+
+def _file_setup(name, valid, setup, kind, folder):
+    def f(b, d):
+        if setup: setup(b, d)
+        fn = d/name.format(ID=b.ids[0] if 's/' in name else b.tids[0])
+        if fn.exists() or fn.is_symlink(): fn.unlink()
+        if kind=='longid':   # a legal table whose first id is 300 characters long
+            df = pd.read_csv(b/valid); df.iloc[0, 0] = LONG_ID; df.to_csv(fn, index=False)
+        else: make_kind(kind, fn, b/valid if valid else None, folder)
+        d.joinpath('.X').write_text(str(make_kind('longname', fn) if kind=='longname' else fn))
+    return f
+
+def file_cases()->list:
+    res = []
+    for s,role,args,name,valid,setup,kinds in INPUTS:
+        image,folder = role=='image',role.endswith('folder')
+        for k in kinds:
+            c = Case('file', s, f'{role}={k}', args, _file_setup(name, valid, setup, k, folder),
+                     expect='listed' if image and s in ('hpa-prep','hpa-dupes') else 'fail',
+                     culprit=('x'*20,) if k=='longname' else ('a'*20, r'\brow\b') if k=='longid' else ('green',) if image else _name_re(Path(name).name),
+                     outs=('sub.csv','rep','c','v18','d.csv','o'))
+            if k=='noperm': c.desc += ' (skipped as root)' if ROOT else ''
+            res.append(c)
+    return res
+
+# %% image arrays: dtypes x {normal, one NaN, one inf, out of range}
+INTS = ['int8','int16','int32','int64','uint32','uint64']
+def encodings()->list:
+    "(container, dtype, variant): the arrays the sweep writes"
+    res = [('npy',t,'normal') for t in ['bool','uint8','uint16']+INTS+['float16','float32','float64']]
+    res += [('npy',t,'x257') for t in ['int32','int64','uint32','uint64']]   # 16-bit values in a wide integer
+    res += [('npy',t,v) for t in ['float16','float32','float64'] for v in ('nan','inf','oor')]
+    res += [('npy',t,'oor') for t in INTS]
+    res += [('tif','uint16','normal'), ('tif','float32','normal'), ('tif','float32','nan'), ('tif','float32','oor'), ('png16','uint16','normal')]
+    res += [('npy','uint8',v) for v in ('huge_header','object','5_channels','1d','truncated')]   # crafted headers
+    return res
+
+def encode(u:np.ndarray, t:str, v:str):
+    "The array of dtype `t` variant `v` that stands for uint8 image `u` (4,H,W), and the uint8 images a correct reader may see in it"
+    if t=='bool': return u>127, [(u>127).astype(np.uint8)*255]
+    if t=='uint8': return u, [u]
+    if t=='uint16': return u.astype(np.uint16)*257, [u]
+    if t.startswith('float'):
+        x = (u/255).astype(t)
+        if v=='nan': x[0,0,0] = np.nan
+        if v=='inf': x[0,0,0] = np.inf
+        if v=='oor': x[0,0,0] = 2.
+        return x, [u]
+    if v=='x257': return u.astype(t)*257, [u]
+    if t=='int8':
+        x,h = (u//2).astype(np.int8),(u//2).astype(np.uint8)
+        exp = [h, np.round(h.astype(np.float32)*255/127).clip(0,255).astype(np.uint8)]
+    else: x,exp = u.astype(t),[u]
+    if v=='oor': x[0,0,0] = -1 if t.startswith('int') else 70000
+    return x, exp
+
+def _crafted(fn, v, u):
+    "A `.npy` whose header is hostile: 3.6 TiB promised, an object dtype, 5 channels, 1-D, or fewer bytes than promised"
+    if v=='huge_header':
+        with open(fn, 'wb') as f:
+            np.lib.format.write_array_header_1_0(f, {'descr':'|u1', 'fortran_order':False, 'shape':(4, 1_000_000, 1_000_000)}); f.write(b'\0'*64)
+    elif v=='object':
+        with open(fn, 'wb') as f:
+            np.lib.format.write_array_header_1_0(f, {'descr':'|O', 'fortran_order':False, 'shape':(4,)}); f.write(b'\0'*64)
+    elif v=='5_channels': np.save(fn, np.concatenate([u, u[:1]]))
+    elif v=='1d': np.save(fn, u.ravel())
+    elif v=='truncated': np.save(fn, u); Path(fn).write_bytes(Path(fn).read_bytes()[:300])
+
+def write_encoded(folder:Path, id:str, u:np.ndarray, c:str, t:str, v:str)->list:
+    "Write sample `id` (image `u`) into `folder` as container `c`, dtype `t`, variant `v`; return the uint8 images a correct reader may see (None: must be refused)"
+    folder.mkdir(parents=True, exist_ok=True)
+    if v in ('huge_header','object','5_channels','1d','truncated'): _crafted(folder/f'{id}.npy', v, u); return None
+    x,exp = encode(u, t, v)
+    if c=='npy': np.save(folder/f'{id}.npy', x)
+    elif c=='tif':
+        import tifffile; tifffile.imwrite(folder/f'{id}.tif', x)
+    elif c=='png16':
+        from PIL import Image
+        for i,s in enumerate(('red','green','blue','yellow')): Image.fromarray(x[i]).save(folder/f'{id}_{s}.png')
+    return exp
+
+def _close_img(a, exp)->bool:
+    "Whether cached image `a` is one of `exp` (within 1, the hostile pixel [0,0,0] left out)"
+    for e in exp:
+        if a.shape!=e.shape: continue
+        diff = np.abs(a.astype(int)-e.astype(int)); diff[0,0,0] = 0
+        if diff.max()<=1: return True
+    return False
+
+def _check_prep(id, exp):
+    def f(b, d, r):
+        fn = d/'c/32'/f'{id}.npy'
+        if not fn.exists(): return f'exit {r.returncode} but {fn.name} is not in the cache'
+        a = np.load(fn)
+        if exp is None: return f'exit {r.returncode}: a hostile .npy was cached as {a.dtype} {a.shape}'
+        return None if _close_img(a, exp) else f'cached image differs from the uint8 image it stands for: max |diff| {min(np.abs(a.astype(int)-e.astype(int)).max() for e in exp)}'
+    return f
+
+def _probs(fn): return pd.read_csv(fn).drop(columns='id').to_numpy(float)
+
+def _check_predict(exp):
+    def f(b, d, r):
+        if exp is None: return 'exit 0 on a hostile .npy'
+        p = _probs(d/'p.csv')
+        if not np.isfinite(p).all(): return 'non-finite probabilities written'
+        errs = [np.abs(p-b.ref_probs(e)).max() for e in exp]
+        return None if min(errs)<=0.01 else f'probabilities differ from those of the uint8 image it stands for by {min(errs):.3f} (a blank image differs by {b.blank_gap:.3f})'
+    return f
+
+def array_cases()->list:
+    res = []
+    for c,t,v in encodings():
+        base = dict(culprit=_name_re('a0'), setup=('array', c, t, v))   # written in `run_case`, which has the image
+        if v in ('nan','inf','oor','x257') and t!='float32' and c=='npy': pass   # hpa-prep reads these as hpa-predict does; it shows the cached image itself
+        else: res.append(Case('array', 'hpa-predict', f'{c}:{t}:{v}', '{b}/m --images {d}/img --out {d}/sub.csv --probs {d}/p.csv --quiet',
+                        expect='either', outs=('sub.csv','p.csv'), guard=(), **base))
+        res.append(Case('array', 'hpa-prep', f'{c}:{t}:{v}', '{d}/img --out {d}/c --sizes 32 --workers 1 --quiet',
+                        expect='either', outs=('c',), guard=(), **base))
+    return res
+
+# %% non-finite and out-of-range numbers inside files
+def _write(rel, text):
+    def f(b, d): (d/rel).write_text(text(b))
+    return f
+def _probs_with(v):
+    def text(b):
+        df = pd.read_csv(b/'probs.csv'); df.iloc[0, 1] = float(v); return df.to_csv(index=False)
+    return text
+def nonfinite_cases()->list:
+    res = []
+    for v in ('nan','inf','-inf','1.5','-0.1'):
+        res.append(Case('nonfinite', 'hpa-predict', f'thresh file with {v}', '{b}/m --images {b}/t/train --thresh {d}/th.txt --out {d}/sub.csv --quiet',
+                        _write('th.txt', lambda b, v=v: '\n'.join([v]+['0.5']*27)+'\n'), culprit=_name_re('th.txt'), outs=('sub.csv',), guard=()))
+        res.append(Case('nonfinite', 'hpa-evaluate', f'probs csv with {v}', '--labels {b}/s/train.csv --probs {d}/p.csv --out {d}/rep',
+                        _write('p.csv', _probs_with(v)), culprit=_name_re('p.csv'), outs=('rep',), guard=()))
+    for v in ('nan','inf'):
+        def setup(b, d, v=v):
+            x = np.load(b/'probs.npy'); x[0,0] = float(v); np.save(d/'p.npy', x); shutil.copy(b/'probs_ids.txt', d/'p_ids.txt')
+        res.append(Case('nonfinite', 'hpa-evaluate', f'probs npy with {v}', '--labels {b}/s/train.csv --probs {d}/p.npy --out {d}/rep',
+                        setup, culprit=_name_re('p.npy'), outs=('rep',), guard=()))
+    return res
+
+# %% model folders
+MODEL_KEYS = ['arch','fmt','classes','channels','stats','size','head','pretrained','loss','gamma','fold','n_folds','seed','schedule',
+              'thresh','format','version','weights','n_in','n_out','bs','crop','valid_crop']   # what export_hpa writes; test_model_keys keeps it honest
+REQUIRED = {'arch','classes','channels','stats'}
+INFO = {'fold','n_folds','seed','schedule','pretrained','weights'}   # a record of the training run, and the weights' file name (always model.safetensors beside it); nothing loads them
+
+def _mutate(v, how):
+    "`v` mutated: `type` (a value of another type), `len` (one element short), `nan` (its first number NaN), `zero_std` (stats only)"
+    if how=='type': return 123 if isinstance(v, str) else 'x'
+    if how=='len':
+        if isinstance(v, list): return v[:-1] if v and not isinstance(v[0], list) else [o[:-1] for o in v]
+        if isinstance(v, str): return v[:-1]
+        return [v]*27   # a scalar threshold: a list of the wrong length
+    if how=='nan':
+        if isinstance(v, list): return [_mutate(v[0], 'nan')] + v[1:]
+        return float('nan')
+
+def _can(v, how)->bool:
+    if how=='len': return isinstance(v, (list, str, float)) and not isinstance(v, bool)
+    if how=='nan': return isinstance(v, (int, float)) and not isinstance(v, bool) or isinstance(v, list) and v and _can(v[0], 'nan')
+    return True
+
+def _json_setup(key, how):
+    def f(b, d):
+        _copy_m(b, d)
+        m = json.loads((d/'m/model.json').read_text())
+        if how=='del': m.pop(key)
+        elif how=='zero_std': m['stats'][1] = [0.]*len(m['stats'][1])
+        else: m[key] = _mutate(m[key], how)
+        (d/'m/model.json').write_text(json.dumps(m, indent=1))
+    return f
+
+def _check_model(b, d, r):
+    p = _probs(d/'p.csv')
+    if not np.isfinite(p).all(): return 'non-finite probabilities written'
+    err = np.abs(p-b.t_probs).max()
+    return None if err<1e-3 else f'probabilities differ from the unmodified model by {err:.3g}'
+
+def _weights_setup(how):
+    def f(b, d):
+        import safetensors.torch as st, torch
+        _copy_m(b, d)
+        sd = st.load_file(str(d/'m/model.safetensors'))
+        k = next(k for k,v in sd.items() if v.is_floating_point() and v.numel()>1)
+        if how=='nan': sd[k].view(-1)[0] = float('nan')
+        elif how=='inf': sd[k].view(-1)[0] = float('inf')
+        elif how=='missing': sd.pop(k)
+        elif how=='extra': sd['bogus.weight'] = torch.zeros(3)
+        elif how=='half': sd = {k:v.half() if v.is_floating_point() else v for k,v in sd.items()}
+        st.save_file(sd, str(d/'m/model.safetensors'))
+    return f
+
+class _Evil:
+    "Unpickled, it creates file `fn`: what a crafted export.pkl could do instead"
+    def __init__(self, fn): self.fn = str(fn)
+    def __reduce__(self): return (exec, (f"open({self.fn!r}, 'w').close()",))
+
+def _pickle_setup(files):
+    def f(b, d):
+        import torch
+        (d/'m').mkdir()
+        torch.save(_Evil(d/'MARKER'), d/'m/export.pkl')
+        for o in files: shutil.copy(b/'m'/o, d/'m'/o)
+    return f
+
+def _no_marker(b, d, r): return 'the crafted export.pkl ran: MARKER was created' if (d/'MARKER').exists() else _check_model(b, d, r)
+
+def model_cases()->list:
+    res,P = [],'{d}/m --images {b}/t/train --out {d}/sub.csv --probs {d}/p.csv --quiet'
+    sample = dict(arch='a', fmt='a', classes=['a','b'], channels='rgby', stats=[[0.1]*4,[0.1]*4], size=32, head='linear', pretrained=False,
+                  loss='focal', gamma=2., fold=0, n_folds=5, seed=42, schedule=['full:1:0.01'], thresh=0.5, format='hpa_fastai', version=1,
+                  weights='model.safetensors', n_in=4, n_out=28, bs=8, crop=None, valid_crop=None)   # the value types of MODEL_KEYS
+    for k in MODEL_KEYS:
+        for how in ('del',) if k in INFO else ('del','type','len','nan'):   # fields nothing loads: only their absence
+            if how in ('len','nan') and not _can(sample[k], how): continue
+            exp = 'either' if k in INFO or how=='del' and k not in REQUIRED else 'fail'
+            res.append(Case('model', 'hpa-predict', f'model.json {k}: {how}', P, _json_setup(k, how), expect=exp,
+                            culprit=_name_re('model.json'), outs=('sub.csv','p.csv'), check=_check_model, guard=()))
+    res.append(Case('model', 'hpa-predict', 'model.json stats: std 0', P, _json_setup('stats', 'zero_std'), culprit=_name_re('model.json'), guard=()))
+    for how in ('nan','inf','missing','extra','half'):
+        res.append(Case('model', 'hpa-predict', f'weights: {how}', P, _weights_setup(how), expect='either' if how=='half' else 'fail',
+                        culprit=_name_re('model.safetensors'), outs=('sub.csv','p.csv'), check=_check_model, guard=()))
+    for files in ((), ('model.json',), ('model.safetensors',), ('model.json','model.safetensors')):
+        desc = f"crafted export.pkl{''.join(' + '+o for o in files)}"
+        ok = len(files)==2
+        for s,args in (('hpa-predict', P), ('hpa-evaluate', '--labels {b}/t/labels.csv --model {d}/m --images {b}/t/train --out {d}/rep')):
+            res.append(Case('model', s, desc, args, _pickle_setup(files), expect='either' if ok else 'fail', culprit=_name_re('m'),
+                            outs=('sub.csv','p.csv','rep'), check=_no_marker if s=='hpa-predict' else
+                            (lambda b, d, r: 'the crafted export.pkl ran: MARKER was created' if (d/'MARKER').exists() else None), guard=()))
+    return res
+
+# %% output collisions
+def _predict_setup(b, d):
+    _copy_m(b, d); _copy_t(b, d)
+    shutil.copy(b/'t/ids.csv', d/'ids.csv'); shutil.copy(b/'thresh.txt', d/'th.txt'); shutil.copy(b/'t/dupes.csv', d/'dupes.csv')
+COLLIDE = {  # script: (command, setup, inputs {option: path}, outputs {option: path}); every pair is made to collide
+    'hpa-predict': ('{d}/m --images {d}/t --csv {d}/ids.csv --thresh {d}/th.txt --dupes {d}/dupes.csv --out {d}/sub.csv --probs {d}/p.csv --quiet',
+                    _predict_setup,
+                    {'model.json':'m/model.json', 'model.safetensors':'m/model.safetensors', 'images':'t/{TID}_green.png', 'csv':'ids.csv',
+                     'thresh':'th.txt', 'dupes':'dupes.csv'},
+                    {'out':'sub.csv', 'probs':'p.csv'}),
+    'hpa-dupes': ('{d}/s/train --out {d}/d.csv --hashes {d}/h.csv --plot {d}/plot.png --workers 1 --quiet', _copy_s,
+                  {'images':'s/train/{ID}_green.png', 'images (blue)':'s/train/{ID}_blue.png'},
+                  {'out':'d.csv', 'hashes':'h.csv', 'plot':'plot.png'}),
+}
+# folder outputs: the files they write, where an input of the same kind is put
+DIR_OUT = [
+    ('hpa-evaluate', 'labels', '--labels {d}/rep/per_class.csv --probs {b}/probs.csv --out {d}/rep', 'rep/per_class.csv', 's/train.csv'),
+    ('hpa-evaluate', 'probs', '--labels {b}/s/train.csv --probs {d}/rep/per_class.csv --out {d}/rep', 'rep/per_class.csv', 'probs.csv'),
+    ('hpa-evaluate', 'submission', '--labels {b}/s/train.csv --submission {d}/rep/per_class.csv --out {d}/rep', 'rep/per_class.csv', 'sub.csv'),
+    ('hpa-evaluate', 'labels = --out', '--labels {d}/l.csv --probs {b}/probs.csv --out {d}/l.csv', 'l.csv', 's/train.csv'),
+    ('hpa-prep', 'csv', '{b}/s/train --csv {d}/c/32/labels.csv --out {d}/c --sizes 32 --workers 1 --quiet', 'c/32/labels.csv', 's/train.csv'),
+    ('hpa-prep', 'csv = --out', '{b}/s/train --csv {d}/l.csv --out {d}/l.csv --sizes 32 --workers 1 --quiet', 'l.csv', 's/train.csv'),
+    ('hpa-download', 'csv', f'--csv {{d}}/v18/train.csv --out {{d}}/v18 --base-url {NOWHERE} --retries 0 --timeout 1 --workers 1 --quiet', 'v18/train.csv', 'v18.csv'),
+    ('hpa-train', 'csv', '--csv {d}/o/history.csv --images {b}/s/train --out {d}/o '+T, 'o/history.csv', 's/train.csv'),
+    ('hpa-train', 'csv (model.json)', '--csv {d}/o/model.json --images {b}/s/train --out {d}/o '+T, 'o/model.json', 's/train.csv'),
+]
+EXISTING = [  # outputs into a folder that holds a data set, without --force
+    ('hpa-synth', '--path {d}/s --n 10 --size 32 --quiet'),
+    ('hpa-download', f'--csv {{b}}/v18.csv --out {{d}}/s --base-url {NOWHERE} --retries 0 --timeout 1 --workers 1 --quiet'),
+]
+
+def _put(rel, src):
+    def f(b, d): (d/rel).parent.mkdir(parents=True, exist_ok=True); shutil.copy(b/src, d/rel)
+    return f
+
+def collision_cases()->list:
+    res = []
+    for s,(args,setup,ins,outs) in COLLIDE.items():
+        res.append(Case('collision', s, 'no collision (control)', args, setup, expect='either', outs=tuple(outs.values()), guard=(),
+                        check=_wrote(next(iter(outs.values())))))
+        items = list(outs.items())
+        pairs = [(o,p,i,q) for o,p in items for i,q in ins.items()] + [(o,p,o2,p2) for j,(o,p) in enumerate(items) for o2,p2 in items[j+1:]]
+        for o,p,i,q in pairs:
+            t = args.replace('{d}/'+p, '{d}/'+q)
+            res.append(Case('collision', s, f'--{o} = {i}', t, setup, culprit=_opt_re(o)+_name_re(Path(q).name.split('{')[0] or '_green'), guard=(),
+                            outs=tuple(v for v in outs.values() if v!=p)))
+    for s,i,args,rel,src in DIR_OUT:
+        res.append(Case('collision', s, f'--out holds {i} ({rel})', args, _put(rel, src), culprit=_opt_re('out')+_name_re(Path(rel).name), guard=(FIT,)))
+    for s,args in EXISTING:
+        res.append(Case('collision', s, 'output folder holds a data set', args, _copy_s, culprit=_opt_re('path')+_opt_re('out')+_name_re('force', 's'),
+                        guard=(FIT,)))
+    return res
+
+# %% HPA_DEBUG=1
+DEBUG = {
+    'hpa-synth': ('--path {d}/afile/x --n 10 --size 32 --quiet', _afile), 'hpa-train': ('--csv {d}/missing.csv '+T, None),
+    'hpa-predict': ('{d}/missing.pkl --images {b}/t/train --out {d}/sub.csv --quiet', None),
+    'hpa-evaluate': ('--labels {d}/missing.csv --probs {b}/probs.csv --out {d}/rep', None),
+    'hpa-demo': ('--out {d}/o --synth {d}/afile --quiet', _afile), 'hpa-prep': ('{d}/missing --out {d}/c --quiet', None),
+    'hpa-download': ('--csv {d}/missing.csv --out {d}/v18 --quiet', None), 'hpa-dupes': ('{d}/missing --out {d}/d.csv --quiet', None),
+}
+def debug_cases()->list:
+    return [Case('debug', s, 'HPA_DEBUG=1', a, st, expect='debug', env={'HPA_DEBUG':'1'}, guard=(FIT,)) for s,(a,st) in DEBUG.items()]
+
+CASES = option_cases() + list_cases() + file_cases() + array_cases() + nonfinite_cases() + model_cases() + collision_cases() + debug_cases()
+
+# %% shared inputs, read-only for every case
+class _Base(type(Path())):
+    "The base folder, with attributes"
+
+@pytest.fixture(scope='module')
+def base(tmp_path_factory, model):
+    from hpa_fastai.all import make_synth, open_hpa
+    b = _Base(tmp_path_factory.mktemp('hostile_base'))
+    make_synth(b/'s', n=8, size=32, seed=5, progress=False)
+    make_synth(b/'t', n=2, size=32, seed=9, progress=False)
+    (b/'m').mkdir(); [shutil.copy(Path(model)/o, b/'m'/o) for o in ('model.json','model.safetensors')]
+    ids = pd.read_csv(b/'s/train.csv').Id.tolist(); tids = pd.read_csv(b/'t/train.csv').Id.tolist()
+    pd.DataFrame({'Id':tids, 'Predicted':''}).to_csv(b/'t/ids.csv', index=False)
+    shutil.copy(b/'t/train.csv', b/'t/labels.csv')
+    pd.DataFrame({'group':[0,0], 'id':tids, 'source':['t','t'], 'distance':[0,0]}).to_csv(b/'t/dupes.csv', index=False)
+    (b/'thresh.txt').write_text('\n'.join(['0.5']*28)+'\n')
+    classes = json.loads((b/'m/model.json').read_text())['classes']
+    p = np.random.default_rng(0).random((len(ids), len(classes))).astype(np.float32)
+    df = pd.DataFrame(p, columns=classes); df.insert(0, 'id', ids); df.to_csv(b/'probs.csv', index=False)
+    np.save(b/'probs.npy', p); (b/'probs_ids.txt').write_text('\n'.join(ids)+'\n')
+    pd.DataFrame({'Id':ids, 'Predicted':['0']*len(ids)}).to_csv(b/'sub.csv', index=False)
+    pd.DataFrame({'Id':['10580_1610_C1_1','10580_1610_C1_2'], 'Target':['0','1 2']}).to_csv(b/'v18.csv', index=False)
+    b.ids,b.tids = ids,tids
+    r = main('hpa-predict', b/'m', '--images', b/'t/train', '--out', b/'ref_sub.csv', '--probs', b/'ref_p.csv', '--quiet')
+    assert r.returncode==0, r.stderr
+    b.t_probs = _probs(b/'ref_p.csv')
+    b.u = open_hpa(b/'t/train'/tids[0])   # the image every array case encodes
+    cache = {}
+    def ref_probs(e):
+        "The probabilities the shared model gives uint8 image `e`"
+        k = hashlib.sha256(e.tobytes()).hexdigest()
+        if k not in cache:
+            d = b/'refs'/k[:12]; d.mkdir(parents=True)
+            np.save(d/'a0.npy', np.ascontiguousarray(e, np.uint8))
+            r = main('hpa-predict', b/'m', '--images', d, '--out', d/'sub.csv', '--probs', d/'p.csv', '--quiet')
+            assert r.returncode==0, r.stderr
+            cache[k] = _probs(d/'p.csv')
+        return cache[k]
+    b.ref_probs = ref_probs
+    b.blank_gap = float(np.abs(ref_probs(b.u)-ref_probs(np.zeros_like(b.u))).max())   # how far a blanked image moves the probabilities
+    b.files = _fingerprint(b)
+    yield b
+    assert _fingerprint(b)==b.files, 'a file of the shared inputs was changed'
+
+# %% running and judging one case
+def _fingerprint(b:Path)->dict:
+    return {str(p.relative_to(b)):(p.stat().st_size, p.stat().st_mtime_ns) for p in b.rglob('*') if p.is_file() and 'refs' not in p.parts}
+
+def checksums(d:Path)->dict:
+    "sha256 of every regular file under `d` (symlinks by target, FIFOs and unreadable files by kind)"
+    res = {}
+    for root,dirs,files in os.walk(d):
+        for n in files+[o for o in dirs if os.path.islink(os.path.join(root, o))]:
+            p = os.path.join(root, n); st = os.lstat(p); k = os.path.relpath(p, d)
+            if stat.S_ISLNK(st.st_mode): res[k] = ('link', os.readlink(p))
+            elif not stat.S_ISREG(st.st_mode): res[k] = ('special', stat.S_IFMT(st.st_mode))
+            else:
+                try: res[k] = hashlib.sha256(Path(p).read_bytes()).hexdigest()
+                except OSError: res[k] = ('unreadable', st.st_size, st.st_mtime_ns)
+    return res
+
+class Watchdog:
+    "Releases any reader blocked on a FIFO under `d` (opens it for writing and closes it: the reader sees end-of-file); `hung` says one was"
+    def __init__(self, d:Path):
+        self.fifos = [str(p) for p in d.rglob('*') if not p.is_symlink() and stat.S_ISFIFO(p.lstat().st_mode)]
+        self.hung,self.stop = False,threading.Event()
+        self.t = threading.Thread(target=self.run, daemon=True)
+    def run(self):
+        while not self.stop.wait(0.1):
+            for f in self.fifos:
+                try: fd = os.open(f, os.O_WRONLY|os.O_NONBLOCK)
+                except OSError: continue   # no reader
+                os.close(fd); self.hung = True
+    def __enter__(self):
+        if self.fifos: self.t.start()
+        return self
+    def __exit__(self, *a):
+        self.stop.set()
+        if self.fifos: self.t.join()
+
+def _raiser(name):
+    def f(*a, **k): raise _Reached(name)
+    return f
+
+def run_case(c:Case, b:Path, d:Path):
+    "Set up and run case `c` in folder `d`: (result, reached, hung, changed files)"
+    d.mkdir(parents=True, exist_ok=True)
+    X = None
+    if isinstance(c.setup, tuple):   # an array case
+        _,ct,t,v = c.setup
+        exp = write_encoded(d/'img', 'a0', b.u, ct, t, v)
+        c.check = _check_predict(exp) if c.script=='hpa-predict' else _check_prep('a0', exp)
+        if exp is None: c.expect = 'listed' if c.script=='hpa-prep' else 'fail'
+        elif v=='normal' and t in ('bool','uint8','uint16','float32'): c.expect = 'ok'   # plain images: they must be read
+    elif c.setup: c.setup(b, d)
+    if (d/'.X').exists(): X = (d/'.X').read_text()
+    args = c.args.replace('{X}', X or '').replace('{d}', str(d)).replace('{b}', str(b))
+    for k in ('{ID}','{TID}'): args = args.replace(k, b.ids[0] if k=='{ID}' else b.tids[0])
+    argv = shlex.split(args)
+    before = checksums(d)
+    reached = None
+    with Watchdog(d) as w, mock.patch.dict(os.environ, {'HPA_DEBUG':''}):
+        patches = [mock.patch(g.replace(':', '.'), _raiser(g)) for g in c.guard]
+        for p in patches: p.start()
+        try: r = main(c.script, *argv, cwd=d, env=c.env)
+        except _Reached as e: r,reached = None,str(e)
+        finally:
+            for p in patches: p.stop()
+    after = checksums(d)
+    if r is None: r = type('R', (), dict(returncode=None, stdout='', stderr='', args=[c.script, *argv]))()
+    rc = r.returncode
+    keep = () if rc not in (0, 3) else c.outs
+    changed = [k for k,v in before.items() if not any(k==o or k.startswith(o+os.sep) for o in keep) and after.get(k)!=v]
+    return r, reached, w.hung, changed
+
+def judge(c:Case, b, d, r, reached, hung, changed)->tuple:
+    "(flags, note): which of traceback / unclear / wrong / changed / hang this outcome is"
+    f = dict(traceback=False, unclear=False, wrong=False, changed=bool(changed), hang=hung)
+    notes = [f'files changed: {changed}'] if changed else []
+    if hung: notes.append('opened a FIFO and blocked on it (released by the watchdog)')
+    msg,name = (r.stderr or '').strip(),c.script
+    if c.expect=='debug':
+        if 'Traceback' not in r.stderr: f['wrong'] = True; notes.append('HPA_DEBUG=1 but no traceback')
+        return f,'; '.join(notes)
+    if reached:
+        if c.expect not in ('accept','either'): f['wrong'] = True; notes.append(f'not refused before real work ({reached} was reached)')
+        return f,'; '.join(notes)
+    if 'Traceback' in r.stderr or 'unexpected error' in r.stderr:
+        f['traceback'] = True; notes.append('traceback or unexpected error'); return f,'; '.join(notes)
+    rc = r.returncode
+    if rc==0 or rc==3 and c.expect=='listed':
+        if c.expect=='fail': f['wrong'] = True; notes.append(f'exit {rc}: accepted')
+        elif c.expect=='ok' and rc!=0: f['wrong'] = True; notes.append(f'exit {rc}: a legal input was skipped')
+        elif c.expect=='listed' and not c.check:
+            if not any(re.search(x, r.stdout+r.stderr, re.I) for x in c.culprit): f['unclear'] = True; notes.append(f'exit {rc} without naming the culprit')
+        elif c.check:
+            why = c.check(b, d, r)
+            if why and c.expect=='listed' and rc==3 and any(re.search(x, r.stdout+r.stderr, re.I) for x in c.culprit): why = None   # skipped and listed
+            if why: f['wrong'] = True; notes.append(why)
+        return f,'; '.join(notes)
+    # a refusal: one short paragraph `<script>: ...` (or argparse's usage + `<script>: error: ...`), naming the culprit
+    lines = msg.splitlines()
+    argparse_ = rc==2 and lines and lines[0].startswith('usage:') and f'{name}: error:' in msg
+    clean = argparse_ or (lines and len(lines)<=3 and lines[0].startswith(f'{name}: '))
+    if c.expect=='accept':
+        if c.opt and 'out of range' in msg and any(re.search(x, msg, re.I) for x in c.culprit): f['wrong'] = True; notes.append('an in-range value was refused as out of range')
+        elif not clean: f['unclear'] = True; notes.append('not one short paragraph starting with the script name')
+        return f,'; '.join(notes)
+    if c.expect=='ok': f['wrong'] = True; notes.append('a legal input was refused')
+    if not clean: f['unclear'] = True; notes.append('not one short paragraph starting with the script name')
+    elif c.culprit and not any(re.search(x, msg, re.I) for x in c.culprit): f['unclear'] = True; notes.append('does not name the culprit')
+    return f,'; '.join(notes)
+
+RESULTS = {}
+
+@pytest.fixture(scope='module', autouse=True)
+def summary(tmp_path_factory):
+    yield
+    if not RESULTS: return
+    cats = list(dict.fromkeys(c.cat for c in CASES))
+    keys = ['traceback','unclear','wrong','changed','hang']
+    rows = []
+    for cat in cats:
+        rs = [v for (c,_),v in RESULTS.items() if c==cat]
+        if rs: rows.append((cat, len(rs), *(sum(r[0][k] for r in rs) for k in keys), sum(any(r[0].values()) for r in rs)))
+    tot = ('all', *(sum(r[i] for r in rows) for i in range(1, 8)))
+    md = ('| category | cases | tracebacks | unclear messages | wrong results | files changed | hangs | failing |\n|---|---|---|---|---|---|---|---|\n'
+          + '\n'.join('| ' + ' | '.join(map(str, r)) + ' |' for r in rows+[tot]) + '\n')
+    fn = tmp_path_factory.getbasetemp()/'hostile.md'
+    fails = '\n'.join(f'- `{k[1]}`: {v[1]}\n  `{v[2]}` -> {v[3]}' for k,v in RESULTS.items() if any(v[0].values()))
+    fn.write_text(md + '\n' + fails + '\n')
+    print(f'\n{md}(written to {fn})')
+
+@pytest.mark.parametrize('c', CASES, ids=[c.id for c in CASES])
+def test_hostile(c, base, tmp_path):
+    if 'noperm' in c.desc and ROOT: pytest.skip('permissions mean nothing to root')
+    t = time.time()
+    r,reached,hung,changed = run_case(c, base, tmp_path/'case')
+    flags,note = judge(c, base, tmp_path/'case', r, reached, hung, changed)
+    short = lambda s: s.replace(str(tmp_path/'case')+'/', '').replace(str(base)+'/', 'B/')
+    cmd = short(' '.join(map(str, r.args)))
+    out = short(' '.join((r.stderr or '').split())[-300:]) if r.returncode is not None else f'reached {reached}'
+    RESULTS[(c.cat, c.id)] = (flags, note, cmd, f'exit {r.returncode}: {out}')
+    if os.environ.get("HOSTILE_SHOW"): print(f"\n{c.id}: {cmd} -> exit {r.returncode}: {out}")
+    assert not any(flags.values()), f"{note}\n  {cmd}\n  exit {r.returncode}, stderr: {(r.stderr or '')[-1500:]}"
+
+def test_model_keys(model):
+    "The model.json fields the sweep mutates are those export_hpa writes"
+    assert sorted(json.loads((Path(model)/'model.json').read_text()))==sorted(MODEL_KEYS)
+
+def test_pickle_payload_works(tmp_path):
+    "The crafted export.pkl does run code when unpickled (so a missing marker in the `model` cases means it was not unpickled)"
+    import torch
+    torch.save(_Evil(tmp_path/'MARKER'), tmp_path/'export.pkl')
+    torch.load(tmp_path/'export.pkl', weights_only=False)
+    assert (tmp_path/'MARKER').exists()
