@@ -31,7 +31,7 @@ import pandas as pd
 
 # %% ../nbs/16_cli.ipynb #b0bb9c4b
 @call_parse
-@checked
+@checked(cmd='hpa-synth')
 def hpa_synth(
     path:str='synth',       # Folder to write the data set to (images in PATH/train, labels in PATH/train.csv)
     n:int=400,              # Number of images
@@ -65,7 +65,7 @@ def _train_folds(folds, fold=None, **kw):
 
 # %% ../nbs/16_cli.ipynb #185440d9
 @call_parse
-@checked
+@checked(cmd='hpa-train')
 @delegates(train, but=['progress','resume'])
 def hpa_train(
     folds:str=None,           # Train several folds instead: 'all' or e.g. 0,2; writes OUT/fold<k>/, OUT/oof.csv, OUT/thresholds.txt
@@ -94,7 +94,7 @@ def hpa_train(
 
 # %% ../nbs/16_cli.ipynb #16cebe92
 @call_parse
-@checked
+@checked(cmd='hpa-evaluate')
 def hpa_evaluate(
     labels:str=None,     # Labelled table (Id,Target / ID,Label / Image,Label); required
     probs:str=None,      # Probabilities: CSV (id column + one column per class name or id) or .npy (ids in --ids)
@@ -117,7 +117,7 @@ def hpa_evaluate(
 
 # %% ../nbs/16_cli.ipynb #bcf1632d
 @call_parse
-@checked(thresh=None)  # a number or a file: `read_thresh` checks it
+@checked(cmd='hpa-predict', thresh=None)  # a number or a file: `read_thresh` checks it
 def hpa_predict(
     *models:str,              # Models: folders or model.safetensors files (loaded without running code); several are averaged, e.g. one per fold. An export.pkl is unpickled, which runs code: only your own
     images:str=None,          # Folder of the images; default test/ beside CSV, else CSV's folder
@@ -151,7 +151,7 @@ def hpa_predict(
 
 # %% ../nbs/16_cli.ipynb #2f4bc43f
 @call_parse
-@checked
+@checked(cmd='hpa-demo')
 def hpa_demo(
     out:str='models',      # Model folder
     synth:str='synth',     # Folder of the synthetic data (training set, and held-back images in SYNTH/heldout)

@@ -7,6 +7,7 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/core.html.md"""
 # %% ../nbs/00_core.ipynb #b04fdaa2
 from __future__ import annotations
 import os, io, errno, tempfile, glob, math, functools, inspect, stat
+import contextlib
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, torch
@@ -202,15 +203,15 @@ def check_opts(opts:dict=None, src:str=None, **kw):
         if opts.get(k) is not None: opts[k].check(k, v, src)
     return kw
 
-def checked(f=None, **opts):
-    "Decorate `f` so that its arguments (those named in `OPTS`, and in `opts`, which take precedence; `None` checks nothing) are checked before it runs"
-    if f is None: return partial(checked, **opts)
+def checked(f=None, cmd:str=None, **opts):
+    "Decorate `f` so that its arguments (those named in `OPTS`, and in `opts`, which take precedence; `None` checks nothing) are checked before it runs; `cmd`: a console script, whose bad option ends it as `cli_errors(cmd)` does"
+    if f is None: return partial(checked, cmd=cmd, **opts)
     sig,table = inspect.signature(f),{**OPTS, **opts}
     @functools.wraps(f)
     def _f(*args, **kwargs):
         b = sig.bind_partial(*args, **kwargs).arguments
         for k,p in sig.parameters.items():  # a `**kwargs` catch-all is checked name by name
             if p.kind is p.VAR_KEYWORD: b = {**b, **b.pop(k, {})}
-        check_opts(table, **b)
+        with (cli_errors(cmd) if cmd else contextlib.nullcontext()): check_opts(table, **b)
         return f(*args, **kwargs)
     return _f

@@ -23,8 +23,8 @@ from .inference import model_thresh
 from .interpret import HPAInterpretation
 
 # %% auto #0
-__all__ = ['PICTURES', 'EvalReport', 'evaluate', 'read_probs', 'read_submission', 'model_probs', 'align_preds', 'per_class_md',
-           'plot_f1_per_class', 'plot_f1_vs_thresh', 'write_report', 'write_pictures', 'evaluate_files']
+__all__ = ['PICTURES', 'REPORT_FILES', 'EvalReport', 'evaluate', 'read_probs', 'read_submission', 'model_probs', 'align_preds',
+           'per_class_md', 'plot_f1_per_class', 'plot_f1_vs_thresh', 'write_report', 'write_pictures', 'evaluate_files']
 
 # %% ../nbs/12_evaluate.ipynb #556f6310
 class EvalReport:
@@ -108,15 +108,17 @@ def _id_col(cols, src):
     return c
 
 def _read_csv(fn, what):
-    fn = Path(fn)
-    if not fn.exists(): raise HPADataError(f"{what} {fn} does not exist.")
+    fn = check_file(fn, what)
     try: return pd.read_csv(fn, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError: raise HPADataError(f"{what} {fn} is empty.") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as e: raise HPADataError(f"{what} {fn} is not a readable CSV: {e}") from None
 
-def _read_ids(fn)->list:
-    ids = [o.strip() for o in Path(fn).read_text().splitlines() if o.strip()]
-    return ids[1:] if ids and ids[0] in _id_cols else ids
+def _read_ids(fn, what:str='Id list')->list:
+    try: ids = [o.strip() for o in check_file(fn, what).read_text().splitlines() if o.strip()]
+    except UnicodeDecodeError: raise HPADataError(f"{what} {fn} is not a text file of ids, one per line.") from None
+    ids = ids[1:] if ids and ids[0] in _id_cols else ids
+    if not ids: raise HPADataError(f"{what} {fn} holds no ids: expected one id per line.")
+    return ids
 
 # %% ../nbs/12_evaluate.ipynb #054958bf
 def read_probs(
@@ -127,15 +129,14 @@ def read_probs(
     "Ids and a samples x classes array of probabilities from `fn`, columns in the order of `classes`"
     fn = Path(fn)
     if fn.suffix=='.npy':
-        if not fn.exists(): raise HPADataError(f"Probabilities file {fn} does not exist.")
+        check_file(fn, 'Probabilities file')
         try: x = np.load(fn, allow_pickle=False).astype(np.float32)
         except (ValueError, OSError) as e: raise HPADataError(f"Probabilities file {fn} is not a readable numeric .npy array: {e}") from None
         if ids is None:
             ids = next((o for o in (fn.with_name(fn.stem+'_ids.txt'), fn.with_suffix('.txt')) if o.exists()), None)
             if ids is None: raise HPADataError(f"Probabilities file {fn} needs its ids: none of {fn.stem}_ids.txt, {fn.stem}.txt beside it; pass ids.")
         if isinstance(ids, (str,Path)):
-            if not Path(ids).exists(): raise HPADataError(f"Id list {ids} for {fn} does not exist.")
-            ids = _read_ids(ids)
+            ids = _read_ids(ids, f"Id list for {fn}:")
         ids = [str(o) for o in ids]
         if x.ndim!=2 or x.shape!=(len(ids), len(classes)):
             raise HPADataError(f"Probabilities file {fn} has shape {x.shape}, expected ({len(ids)} ids, {len(classes)} classes).")
@@ -279,6 +280,8 @@ def write_report(r:EvalReport, folder:str|Path='report')->Path:
     return folder
 
 # %% ../nbs/12_evaluate.ipynb #49124e17
+REPORT_FILES = ('metrics.json','per_class.csv','per_class.md','f1_per_class.png','f1_vs_threshold.png', *PICTURES)  # what a report folder may hold
+
 def _save(fig, fn):
     _atomic(fn, lambda f: fig.savefig(f, format='png', dpi=80, bbox_inches='tight'))
     plt.close(fig)
@@ -317,6 +320,7 @@ def evaluate_files(
     if len(given)!=1: raise HPADataError(f"Give exactly one of --probs, --submission or --model (got {', '.join(given) or 'none'}).")
     if model and not images: raise HPADataError("--model needs --images, the folder holding the labelled images.")
     if images and not model: raise HPADataError("--images is only used with --model.")
+    if out: check_outputs({'out':[Path(out)/o for o in REPORT_FILES]}, dict(labels=labels, probs=probs, submission=submission, ids=ids if isinstance(ids, (str,Path)) else None))
     lbl = read_labels(labels)
     classes = lbl.attrs['classes']
     if probs:        (pids,x),src = read_probs(probs, classes, ids),str(probs)

@@ -13,7 +13,7 @@ from .labels import *
 from .image import *
 from .data import dihedral
 from .core import *
-from .core import _atomic
+from .core import _atomic, _same
 from .losses import check_thresh
 from .data import read_dupes, average_groups
 from .learner import *
@@ -50,7 +50,7 @@ class DihedralTTA(Callback):
 # %% ../nbs/10_inference.ipynb #5b11fa26
 def _learners(models, cpu=True)->list:
     learns = [o if isinstance(o, Learner) else load_hpa(o, cpu) for o in (models if isinstance(models, (list,tuple,L)) else [models])]
-    if not learns: raise HPADataError("No model to predict with: pass at least one export.pkl.")
+    if not learns: raise HPADataError("No model to predict with: pass at least one model folder (or its model.safetensors).")
     h0 = learns[0].hpa
     for i,o in enumerate(learns[1:], 1):
         for k in ('channels','classes'):
@@ -61,7 +61,7 @@ def _short(v): return repr(v) if not isinstance(v, list) else f"[{len(v)} classe
 
 # %% ../nbs/10_inference.ipynb #7c71177a
 def predict(
-    models:Learner|str|list, # A `Learner`, an export.pkl path, or a list of them (an ensemble, averaged)
+    models:Learner|str|list, # A `Learner`, a model folder or model.safetensors (an explicit export.pkl is unpickled), or a list of them (an ensemble, averaged)
     items:list|str=None,     # Sample ids, a CSV id list (order kept), or `None` for every sample in `path`
     path:str|Path=None,      # Folder of the images
     tta:str|bool=False,      # Exact dihedral TTA: False/None, 'mean' or 'max' (True means 'mean')
@@ -81,13 +81,21 @@ def predict(
     if tta is True: tta = 'mean'
     res = []
     for learn in learns:
-        dl = learn.dls.test_dl([path/i for i in ids], bs=ifnone(bs, learn.dls.bs))
         act = getattr(learn.loss_func, 'activation', torch.sigmoid)
         cbs,kw = ([DihedralTTA(tta, act)], dict(act=noop)) if tta else ([], {})
         if channels_last: cbs.append(ChannelsLast())
-        with (learn.no_bar() if not progress else contextlib.nullcontext()), precision_ctx(rank_device() if is_distributed() else first(learn.model.parameters()).device, mixed_precision):
-            res.append(get_preds_ordered(learn, dl, cbs=cbs, **kw)[0].float())  # under a launcher: each rank its share, gathered in order
-    return ids, torch.stack(res).mean(0)
+        def _preds(bs):
+            dl = learn.dls.test_dl([path/i for i in ids], bs=bs)
+            with (learn.no_bar() if not progress else contextlib.nullcontext()), precision_ctx(rank_device() if is_distributed() else first(learn.model.parameters()).device, mixed_precision):
+                return get_preds_ordered(learn, dl, cbs=cbs, **kw)[0].float()  # under a launcher: each rank its share, gathered in order
+        try: res.append(_preds(ifnone(bs, learn.dls.bs)))
+        except RuntimeError as e:  # images of several sizes (a model trained without `size` takes each at its own): one at a time
+            if not any(s in str(e) for s in ('equal size', 'must match', 'not the same size')): raise
+            res.append(_preds(1))
+    p = torch.stack(res).mean(0)
+    bad = (~torch.isfinite(p).all(1)).nonzero().flatten().tolist()
+    if bad: raise HPADataError(f"The model gave non-finite probabilities for {len(bad)} image(s), e.g. {ids[bad[0]]}: its weights or these images hold non-finite values.")
+    return ids, p
 
 # %% ../nbs/10_inference.ipynb #12851622
 def thresh_global(t:float=0.5, n:int=28)->Tensor:
@@ -157,16 +165,35 @@ def read_thresh(t, n:int):
     if isinstance(t, (str,Path)):
         try: t = float(str(t))
         except ValueError:
-            if not Path(t).is_file(): raise HPADataError(f"thresh {t!r} is neither a number nor an existing file of {n} per-class thresholds.") from None
+            if not Path(t).exists(): raise HPADataError(f"thresh {t!r} is neither a number nor an existing file of {n} per-class thresholds.") from None
             what = f"Threshold file {t}"
-            try: t = [float(o) for o in Path(t).read_text().replace(',', ' ').split()]
-            except ValueError: raise HPADataError(f"{what} holds something that is not a number.") from None
+            try: t = [float(o) for o in check_file(t, 'Threshold file').read_text().replace(',', ' ').split()]
+            except (ValueError, UnicodeDecodeError): raise HPADataError(f"{what} holds something that is not a number.") from None
     return check_thresh(t, n, what)
 
+_mult = Opt('each threshold multiple', 0, 1, int=False, gt=True)
+
 def _cascade(c)->list|None:
-    if c is None or isinstance(c, (list,tuple)): return c
-    try: return [float(o) for o in str(c).split(',')]
-    except ValueError: raise HPADataError(f"cascade {c!r} is not a comma-separated list of numbers such as 0.9,0.8,0.5.") from None
+    if c is None: return c
+    try: cs = [float(o) for o in (c if isinstance(c, (list,tuple)) else str(c).split(','))]
+    except ValueError: raise HPADataError(f"--cascade {c!r} is not a comma-separated list of numbers such as 0.9,0.8,0.5.") from None
+    for o in cs: _mult.check('cascade', o)
+    return cs
+
+def _model_files(m)->list:
+    "The files of model `m` (a folder or one file of it) that an output must not overwrite"
+    if isinstance(m, Learner): return []
+    d = Path(m) if Path(m).is_dir() else Path(m).parent
+    return ([Path(m)] if not Path(m).is_dir() else []) + [d/o for o in ('model.safetensors','model.json','export.pkl')]
+
+def _check_outs(models, images, csv, out, probs, thresh, dupes, skipped):
+    "Refuse outputs that are an input (a model file, the id list, thresholds, the duplicate report, a file in the image folder) or each other"
+    ins = dict(models=[f for m in models for f in _model_files(m)], csv=csv, dupes=dupes,
+               thresh=thresh if isinstance(thresh, (str,Path)) and Path(str(thresh)).is_file() else None)
+    check_outputs(dict(out=out, probs=probs, skipped=skipped), ins)
+    for k,v in dict(out=out, probs=probs).items():
+        if v is not None and images is not None and Path(images).is_dir() and _same(Path(v).parent, Path(images)) and Path(v).suffix.lower()!='.csv':
+            raise HPADataError(f"--{k} {v} would be written into the image folder {images}, where it would be read as an image: write it elsewhere.")
 
 def _images_of(csv)->Path:
     "The image folder of an id list: `test/` beside it when there is one, else its own folder"
@@ -174,7 +201,7 @@ def _images_of(csv)->Path:
     return Path(csv).parent/'test' if (Path(csv).parent/'test').is_dir() else Path(csv).parent
 
 def predict_submission(
-    models:list,              # Models: `Learner`s, or export.pkl / model.safetensors paths or their folders; several are averaged
+    models:list,              # Models: `Learner`s, model folders or model.safetensors files (an explicit export.pkl is unpickled); several are averaged
     images:str=None,          # Folder of the images; default test/ beside `csv`, else `csv`'s folder
     csv:str=None,             # Id list such as sample_submission.csv, predicted in its order; default: every sample in `images`
     out:str='submission.csv', # Submission file, in the layout of the model's competition (or `fmt`)
@@ -197,14 +224,15 @@ def predict_submission(
     if rule not in ('model','global','prior'): raise HPADataError(f"rule={rule!r} is not an option: use model, global or prior.")
     if thresh is not None and rule=='prior': raise HPADataError("thresh and rule='prior' both set the threshold: pass one of them.")
     cas = _cascade(cascade)
+    images = Path(images) if images else _images_of(csv)
+    skipped = Path(out).with_name(f'{Path(out).stem}_skipped.csv') if skip_bad else None
+    _check_outs(list(models) if isinstance(models, (list,tuple,L)) else [models], images, csv, out, probs, thresh, dupes, skipped)
     learns = _learners(models)
     h = learns[0].hpa
     fmt = fmt or h.get('fmt') or 'hpa2018'
     t = None if thresh is None else read_thresh(thresh, len(h['classes']))   # a bad threshold fails before any prediction
-    images = Path(images) if images else _images_of(csv)
     items = csv
-    if skip_bad: items = skip_bad_images(pd.DataFrame({'id':get_ids(csv, images)}), images, h['channels'], h.get('size'),
-                                         report=Path(out).with_name(f'{Path(out).stem}_skipped.csv')).id.tolist()
+    if skip_bad: items = skip_bad_images(pd.DataFrame({'id':get_ids(csv, images)}), images, h['channels'], h.get('size'), report=skipped).id.tolist()
     ids,p = predict(learns, items, images, tta=tta, bs=bs, progress=progress, mixed_precision=mixed_precision, channels_last=channels_last)
     if not is_rank0(): return None,ids,p,fmt  # under a launcher every rank has all the rows; rank 0 writes them
     if dupes: p = average_groups(p, ids, read_dupes(dupes))

@@ -84,11 +84,12 @@ def head_kwargs(head:str)->dict:
     return HEADS[head]
 
 # %% ../nbs/07_learner.ipynb #dd7d4587
+_extra_inits = ('red','mean_rb','zero','timm')
+
 def init_extra_channels(learn:Learner, arch:str, weights=None, extra_init:str='red'):
     "Set the first conv's per-stain weights from the RGB pretrained stem: R,G,B their own, yellow per `extra_init`"
+    if extra_init not in _extra_inits: raise HPADataError(f"--extra-init {extra_init!r} is not an option: use {', '.join(_extra_inits)}.")
     if extra_init=='timm': return learn
-    opts = ('red','mean_rb','zero','timm')
-    if extra_init not in opts: raise HPADataError(f"extra_init={extra_init!r} is not one of {', '.join(opts)}.")
     body = learn.model[0].model
     w3,conv = _rgb_stem(arch, weights),body.get_submodule(_stem(body, arch))
     yellow = {'red':w3[:,0], 'mean_rb':(w3[:,0]+w3[:,2])/2, 'zero':torch.zeros_like(w3[:,0])}[extra_init]
@@ -139,6 +140,7 @@ def hpa_learner(
     "A fastai `Learner` for HPA images: timm `arch` with `n_in` = number of stains, focal loss and macro F1"
     if not isinstance(arch, str): raise HPADataError(f"arch must be a timm architecture name such as 'resnet18', not {arch!r}.")
     if not timm.is_model(arch): raise HPADataError(f"arch={arch!r} is not a timm architecture; e.g. resnet18, resnet34, efficientnet_b0, densenet121 (see timm.list_models()).")
+    if extra_init not in _extra_inits: raise HPADataError(f"--extra-init {extra_init!r} is not an option: use {', '.join(_extra_inits)}.")  # also when not pretrained: a typo fails now
     pretrained = pretrained or weights is not None
     chans,stats = _dls_meta(dls)
     classes = list(dls.vocab)
