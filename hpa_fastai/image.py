@@ -20,9 +20,9 @@ from .labels import *
 
 # %% auto #0
 __all__ = ['STAINS', 'STAIN_RGB', 'IMG_EXTS', 'STACK_EXTS', 'MAX_PIXELS', 'NAME_MAX', 'parse_channels', 'channel_letters',
-           'npy_meta', 'read_npy', 'check_file', 'read_image', 'to_uint8', 'stain_plane', 'cache_info', 'find_files',
-           'open_hpa', 'open_item', 'hpa_composite', 'hpa_split', 'TensorImageRGBY', 'HPAOpener', 'RGBYBlock',
-           'show_batch', 'show_results', 'HPAReader', 'ids_in_folder', 'check_images', 'verify_samples',
+           'npy_meta', 'read_npy', 'check_image_file', 'read_image', 'to_uint8', 'stain_plane', 'cache_info',
+           'find_files', 'open_hpa', 'open_item', 'hpa_composite', 'hpa_split', 'TensorImageRGBY', 'HPAOpener',
+           'RGBYBlock', 'show_batch', 'show_results', 'HPAReader', 'ids_in_folder', 'check_images', 'verify_samples',
            'skip_bad_images']
 
 # %% ../nbs/02_image.ipynb #3e769984
@@ -85,7 +85,7 @@ def _reg(fn:Path, st:os.stat_result)->os.stat_result:
     if st.st_size==0: raise HPADataError(f"Image file {fn} is empty (0 bytes).")
     return st
 
-def check_file(fn:str|Path)->os.stat_result:
+def check_image_file(fn:str|Path)->os.stat_result:
     "The `os.stat` of image file `fn`, or an `HPADataError` naming it: missing, a link to nothing, a name too long, a FIFO/socket/device/folder, empty"
     fn = Path(fn)
     try: st = os.stat(fn)
@@ -98,7 +98,7 @@ def check_file(fn:str|Path)->os.stat_result:
     return _reg(fn, st)
 
 def _open(fn:Path):
-    "Open `fn` for reading without ever blocking (a FIFO swapped in after `check_file`), and check it again on the open file"
+    "Open `fn` for reading without ever blocking (a FIFO swapped in after `check_image_file`), and check it again on the open file"
     f = open(fn, 'rb', opener=lambda p,fl: os.open(p, fl|getattr(os, 'O_NONBLOCK', 0)))
     try: _reg(fn, os.fstat(f.fileno()))
     except BaseException: f.close(); raise
@@ -124,7 +124,7 @@ def _read_tiff(f, fn:Path)->np.ndarray:
 def read_image(fn:Path)->np.ndarray:
     "Decode `fn` (PNG, JPEG, TIFF or `.npy`) into an array, with a sentence naming a missing, special, oversized or corrupt file"
     fn = Path(fn)
-    check_file(fn)
+    check_image_file(fn)
     sfx = fn.suffix.lower()
     try:
         with _open(fn) as f:

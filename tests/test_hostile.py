@@ -48,6 +48,8 @@ SYNTH = 'hpa_fastai.synth:sample_labels'
 PREP = 'hpa_fastai.cache:_prep1'
 DOWNLOAD = 'hpa_fastai.download:_one'
 HASH = 'hpa_fastai.dupes:hash_folder'
+REPORT = 'hpa_fastai.evaluate:plot_f1_per_class'              # hpa-evaluate's report plots (~0.7 s), after its tables are written: always guarded
+INTERP = 'hpa_fastai.evaluate:HPAInterpretation.from_labels'   # hpa-evaluate --model: predicting and interpreting, after the model loaded
 
 @dataclass
 class Case:
@@ -62,6 +64,7 @@ class Case:
     guard:tuple=(FIT,)       # expensive steps replaced by the sentinel
     opt:str=None             # the option of an `option` case
     env:dict=None
+    own:bool=False           # the case's subject is the model: it always loads the model itself (other cases share one loaded copy of the base model)
     @property
     def id(self): return f'{self.cat}:{self.script}:{self.desc}'
 
@@ -125,7 +128,6 @@ OPT_BASE = {
     'hpa-download': (f'--csv {{b}}/v18.csv --out {{d}}/v18 --base-url {NOWHERE} --retries 0 --quiet', (DOWNLOAD,)),
     'hpa-dupes':    ('{b}/s/train --out {d}/d.csv --quiet', (HASH,)),
 }
-SKIP_WORK = {('hpa-predict','bs'), ('hpa-predict','min_labels'), ('hpa-evaluate','thresh')}   # in range, these run the real (cheap) command
 
 def _with(args:str, opt:str, val:str)->str:
     "`args` with option `opt` set to `val` (replaced where `args` has it)"
@@ -151,7 +153,7 @@ def _copy_s(b, d): shutil.copytree(b/'s', d/'s')
 LISTS = {  # script, option, the other arguments, setup, guard: values that must be refused
     ('hpa-train','folds'):     ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['0,0', '-1', 'a', '', '0,,1', '5', '0.5', 'nan']),
     ('hpa-train','schedule'):  ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,),
-                                ['crop0:1:1e-3', 'full:0:1e-3', 'full:1:-1', 'full:1:nan', 'full:1:inf', 'crop', 'full:1', '', 'full:1.5:1e-3',
+                                ['crop0:1:1e-3', 'full:0:1e-3', 'full:1:-1', 'full:1:nan', 'full:1:inf', 'crop', '', 'full:1.5:1e-3',
                                  'full:1:11', 'crop100000:1:1e-3', 'full:1:1e-3,,full:1:1e-3', 'zoom:1:1e-3']),
     ('hpa-prep','sizes'):      ('{b}/s/train --out {d}/c --quiet', None, (PREP,), ['0', '-1', 'a', '', '32,,64', '7', '16385', 'nan', 'inf', '32.5']),
     ('hpa-predict','cascade'): ('{b}/m --images {b}/t/train --out {d}/sub.csv --quiet', None, (), ['0', '-1', 'nan', 'a', '', '0.5,,0.8', 'inf', '-0.5,0.5']),
@@ -172,7 +174,8 @@ LISTS = {  # script, option, the other arguments, setup, guard: values that must
     ('hpa-prep','format'):     ('{b}/s/train --out {d}/c --sizes 32 --quiet', None, (PREP,), ['bogus']),
     ('hpa-synth','fmt'):       ('--path {d}/x --n 10 --size 32 --quiet', None, (SYNTH,), ['bogus']),
 }
-LEGAL = {('hpa-predict','thresh'): ['0', '1', '0.3'], ('hpa-predict','cascade'): ['0.9,0.5']}   # legal: exit 0 with a submission
+# legal values: hpa-predict exits 0 with a submission; hpa-train reaches training (`full:1`: the learning rate defaults to 1e-3)
+LEGAL = {('hpa-predict','thresh'): ['0', '1', '0.3'], ('hpa-predict','cascade'): ['0.9,0.5', '1'], ('hpa-train','schedule'): ['full:1']}
 
 def _wrote(fn):
     def f(b, d, r): return None if (d/fn).is_file() and (d/fn).stat().st_size else f'exit 0 but no {fn} written'
@@ -185,8 +188,8 @@ def list_cases()->list:
             res.append(Case('list', s, f'{_dash(k)}={v!r}', _with(args, k, v), setup, culprit=_opt_re(k)+(r'\b'+k+r'\b',)+(_name_re(v) if len(v)>1 else ()), guard=guard,
                             outs=('sub.csv','c','d.csv','o','x')))
         for v in LEGAL.get((s,k), []):
-            res.append(Case('list', s, f'{_dash(k)}={v!r} (legal)', _with(args, k, v), setup, expect='either', check=_wrote('sub.csv'),
-                            guard=guard, outs=('sub.csv',)))
+            res.append(Case('list', s, f'{_dash(k)}={v!r} (legal)', _with(args, k, v), setup, expect='ok', check=_wrote('sub.csv') if s=='hpa-predict' else None,
+                            guard=guard, outs=('sub.csv','o')))
     return res
 
 # %% file kinds in place of an input
@@ -219,7 +222,11 @@ FOLDER_KINDS = ['file','fifo','dangling','longname','noperm']
 IMAGE_KINDS = ['folder','empty','fifo','dangling','garbage','noperm','bomb']
 # role -> (script, command with {X} for the hostile path, file name, legal file to copy (relative to b), setup, expect, kinds)
 def _copy_t(b, d): shutil.copytree(b/'t/train', d/'t')
-def _copy_m(b, d): (d/'m').mkdir(); [shutil.copy(b/'m'/o, d/'m'/o) for o in ('model.json','model.safetensors')]
+def _copy_m(b, d, link:bool=False):
+    "A copy of the base model in `d/m`; `link`: its weights a symlink to the base model's (cases that change only model.json: 20 MB less to copy and hash)"
+    (d/'m').mkdir(); shutil.copy(b/'m/model.json', d/'m/model.json')
+    if link: os.symlink(b/'m/model.safetensors', d/'m/model.safetensors')
+    else: shutil.copy(b/'m/model.safetensors', d/'m/model.safetensors')
 INPUTS = [
     ('hpa-train', 'label table', '--csv {X} --images {d}/s/train --out {d}/o '+T, 'labels.csv', 's/train.csv', _copy_s, FILE_KINDS+['longid']),
     ('hpa-train', 'dupes report', '--csv {d}/s/train.csv --dupes {X} --out {d}/o '+T, 'dupes.csv', None, _copy_s, FILE_KINDS),
@@ -264,41 +271,56 @@ def file_cases()->list:
             c = Case('file', s, f'{role}={k}', args, _file_setup(name, valid, setup, k, folder),
                      expect='listed' if image and s in ('hpa-prep','hpa-dupes') else 'fail',
                      culprit=('x'*20,) if k=='longname' else ('a'*20, r'\brow\b') if k=='longid' else ('green',) if image else _name_re(Path(name).name),
-                     outs=('sub.csv','rep','c','v18','d.csv','o'))
+                     outs=('sub.csv','rep','c','v18','d.csv','o'), own=role=='model')
             if k=='noperm': c.desc += ' (skipped as root)' if ROOT else ''
             res.append(c)
     return res
 
 # %% image arrays: dtypes x {normal, one NaN, one inf, out of range}
 INTS = ['int8','int16','int32','int64','uint32','uint64']
+CRAFTED = ('huge_header','object','5_channels','1d','truncated')
 def encodings()->list:
     "(container, dtype, variant): the arrays the sweep writes"
     res = [('npy',t,'normal') for t in ['bool','uint8','uint16']+INTS+['float16','float32','float64']]
-    res += [('npy',t,'x257') for t in ['int32','int64','uint32','uint64']]   # 16-bit values in a wide integer
+    res += [('npy',t,'x257') for t in ['int32','int64','uint32','uint64']]   # 16-bit values in a wide integer: refused (wide integers are 0..255)
     res += [('npy',t,v) for t in ['float16','float32','float64'] for v in ('nan','inf','oor')]
     res += [('npy',t,'oor') for t in INTS]
     res += [('tif','uint16','normal'), ('tif','float32','normal'), ('tif','float32','nan'), ('tif','float32','oor'), ('png16','uint16','normal')]
-    res += [('npy','uint8',v) for v in ('huge_header','object','5_channels','1d','truncated')]   # crafted headers
+    res += [('npy','uint8',v) for v in CRAFTED]   # crafted headers
     return res
+# hpa-predict reads arrays through the same `open_item` as hpa-prep, which is cheap and gets every encoding: hpa-predict (a model run each) gets one dtype
+# per family, the non-finite floats, the other containers and the crafted headers
+PREDICT_DTYPES = ('bool','uint8','uint16','int16','int64','float32')
+def _predicted(c, t, v)->bool: return c!='npy' or v in CRAFTED or t in PREDICT_DTYPES and v!='x257' or t=='float32'
 
-def encode(u:np.ndarray, t:str, v:str):
-    "The array of dtype `t` variant `v` that stands for uint8 image `u` (4,H,W), and the uint8 images a correct reader may see in it"
-    if t=='bool': return u>127, [(u>127).astype(np.uint8)*255]
-    if t=='uint8': return u, [u]
-    if t=='uint16': return u.astype(np.uint16)*257, [u]
+def by_rule(x:np.ndarray):
+    """The uint8 image the documented dtype rule (nbs/02_image.ipynb, `to_uint8`) makes of array `x`, written out here independently; None: refused.
+    bool -> 0/255; 8-bit integers as is; 16-bit integers (uint16 and int16) 0..65535 divided by 257; wider integers 0..255 as is; floats finite in [0,1],
+    times 255; anything out of range is refused"""
+    k,bits = x.dtype.kind,x.dtype.itemsize*8
+    if k=='b': return x.astype(np.uint8)*255
+    if k in 'iu':
+        hi = 65535 if bits==16 else 255
+        if x.min()<0 or x.max()>hi: return None
+        return np.round(x.astype(np.float64)/257).astype(np.uint8) if bits==16 else x.astype(np.uint8)
+    if not np.isfinite(x).all() or x.min()<0 or x.max()>1: return None
+    return np.round(x.astype(np.float64)*255).astype(np.uint8)
+
+def encode(u:np.ndarray, t:str, v:str)->np.ndarray:
+    "An array of dtype `t`, variant `v`, made from uint8 image `u` (4,H,W): the values a user of that dtype would plausibly store"
+    if t=='bool': return u>127
+    if t=='uint8': return u
+    if t=='uint16': return u.astype(np.uint16)*257
     if t.startswith('float'):
         x = (u/255).astype(t)
         if v=='nan': x[0,0,0] = np.nan
         if v=='inf': x[0,0,0] = np.inf
         if v=='oor': x[0,0,0] = 2.
-        return x, [u]
-    if v=='x257': return u.astype(t)*257, [u]
-    if t=='int8':
-        x,h = (u//2).astype(np.int8),(u//2).astype(np.uint8)
-        exp = [h, np.round(h.astype(np.float32)*255/127).clip(0,255).astype(np.uint8)]
-    else: x,exp = u.astype(t),[u]
+        return x
+    if v=='x257': return u.astype(t)*257
+    x = (u//2).astype(t) if t=='int8' else u.astype(t)   # int16 holding 0..255: the rule reads it as 16-bit (values/257), not as 8-bit
     if v=='oor': x[0,0,0] = -1 if t.startswith('int') else 70000
-    return x, exp
+    return x
 
 def _crafted(fn, v, u):
     "A `.npy` whose header is hostile: 3.6 TiB promised, an object dtype, 5 channels, 1-D, or fewer bytes than promised"
@@ -312,56 +334,49 @@ def _crafted(fn, v, u):
     elif v=='1d': np.save(fn, u.ravel())
     elif v=='truncated': np.save(fn, u); Path(fn).write_bytes(Path(fn).read_bytes()[:300])
 
-def write_encoded(folder:Path, id:str, u:np.ndarray, c:str, t:str, v:str)->list:
-    "Write sample `id` (image `u`) into `folder` as container `c`, dtype `t`, variant `v`; return the uint8 images a correct reader may see (None: must be refused)"
+def write_encoded(folder:Path, id:str, u:np.ndarray, c:str, t:str, v:str):
+    "Write sample `id` (made from image `u`) into `folder` as container `c`, dtype `t`, variant `v`; return the uint8 image the dtype rule makes of it (None: must be refused)"
     folder.mkdir(parents=True, exist_ok=True)
-    if v in ('huge_header','object','5_channels','1d','truncated'): _crafted(folder/f'{id}.npy', v, u); return None
-    x,exp = encode(u, t, v)
+    if v in CRAFTED: _crafted(folder/f'{id}.npy', v, u); return None
+    x = encode(u, t, v)
     if c=='npy': np.save(folder/f'{id}.npy', x)
     elif c=='tif':
         import tifffile; tifffile.imwrite(folder/f'{id}.tif', x)
     elif c=='png16':
         from PIL import Image
         for i,s in enumerate(('red','green','blue','yellow')): Image.fromarray(x[i]).save(folder/f'{id}_{s}.png')
-    return exp
+    return by_rule(x)
 
-def _close_img(a, exp)->bool:
-    "Whether cached image `a` is one of `exp` (within 1, the hostile pixel [0,0,0] left out)"
-    for e in exp:
-        if a.shape!=e.shape: continue
-        diff = np.abs(a.astype(int)-e.astype(int)); diff[0,0,0] = 0
-        if diff.max()<=1: return True
-    return False
+def _diff(a, e)->int: return int(np.abs(a.astype(int)-e.astype(int)).max()) if a.shape==e.shape else 10**9
 
 def _check_prep(id, exp):
     def f(b, d, r):
         fn = d/'c/32'/f'{id}.npy'
-        if not fn.exists(): return f'exit {r.returncode} but {fn.name} is not in the cache'
+        if not fn.exists(): return f'exit {r.returncode} but {fn.name} is neither in the cache nor listed as skipped'
         a = np.load(fn)
-        if exp is None: return f'exit {r.returncode}: a hostile .npy was cached as {a.dtype} {a.shape}'
-        return None if _close_img(a, exp) else f'cached image differs from the uint8 image it stands for: max |diff| {min(np.abs(a.astype(int)-e.astype(int)).max() for e in exp)}'
+        if exp is None: return f'exit {r.returncode}: an array the dtype rule refuses was cached as {a.dtype} {a.shape}'
+        return None if _diff(a, exp)<=1 else f'cached image differs from what the dtype rule gives: max |diff| {_diff(a, exp)} ({a.dtype} {a.shape})'
     return f
 
 def _probs(fn): return pd.read_csv(fn).drop(columns='id').to_numpy(float)
 
 def _check_predict(exp):
     def f(b, d, r):
-        if exp is None: return 'exit 0 on a hostile .npy'
+        if exp is None: return 'exit 0 on an array the dtype rule refuses'
         p = _probs(d/'p.csv')
         if not np.isfinite(p).all(): return 'non-finite probabilities written'
-        errs = [np.abs(p-b.ref_probs(e)).max() for e in exp]
-        return None if min(errs)<=0.01 else f'probabilities differ from those of the uint8 image it stands for by {min(errs):.3f} (a blank image differs by {b.blank_gap:.3f})'
+        err = np.abs(p-b.ref_probs(exp)).max()
+        return None if err<=0.01 else f'probabilities differ from those of the image the dtype rule gives by {err:.3f} (a blank image differs by {b.blank_gap:.3f})'
     return f
 
 def array_cases()->list:
     res = []
     for c,t,v in encodings():
         base = dict(culprit=_name_re('a0'), setup=('array', c, t, v))   # written in `run_case`, which has the image
-        if v in ('nan','inf','oor','x257') and t!='float32' and c=='npy': pass   # hpa-prep reads these as hpa-predict does; it shows the cached image itself
-        else: res.append(Case('array', 'hpa-predict', f'{c}:{t}:{v}', '{b}/m --images {d}/img --out {d}/sub.csv --probs {d}/p.csv --quiet',
-                        expect='either', outs=('sub.csv','p.csv'), guard=(), **base))
-        res.append(Case('array', 'hpa-prep', f'{c}:{t}:{v}', '{d}/img --out {d}/c --sizes 32 --workers 1 --quiet',
-                        expect='either', outs=('c',), guard=(), **base))
+        if _predicted(c, t, v):
+            res.append(Case('array', 'hpa-predict', f'{c}:{t}:{v}', '{b}/m --images {d}/img --out {d}/sub.csv --probs {d}/p.csv --quiet',
+                            outs=('sub.csv','p.csv'), guard=(), **base))
+        res.append(Case('array', 'hpa-prep', f'{c}:{t}:{v}', '{d}/img --out {d}/c --sizes 32 --workers 1 --quiet', outs=('c',), guard=(), **base))
     return res
 
 # %% non-finite and out-of-range numbers inside files
@@ -393,7 +408,7 @@ REQUIRED = {'arch','classes','channels','stats'}
 INFO = {'fold','n_folds','seed','schedule','pretrained','weights'}   # a record of the training run, and the weights' file name (always model.safetensors beside it); nothing loads them
 
 def _mutate(v, how):
-    "`v` mutated: `type` (a value of another type), `len` (one element short), `nan` (its first number NaN), `zero_std` (stats only)"
+    "`v` mutated: `type` (a value of another type), `len` (one element short: a list or name that no longer fits), `nan` (its first number NaN), `zero_std` (stats only)"
     if how=='type': return 123 if isinstance(v, str) else 'x'
     if how=='len':
         if isinstance(v, list): return v[:-1] if v and not isinstance(v[0], list) else [o[:-1] for o in v]
@@ -403,16 +418,17 @@ def _mutate(v, how):
         if isinstance(v, list): return [_mutate(v[0], 'nan')] + v[1:]
         return float('nan')
 
-def _can(v, how)->bool:
-    if how=='len': return isinstance(v, (list, str, float)) and not isinstance(v, bool)
+def _can(v, how, k=None)->bool:
+    "Whether mutation `how` is a failure of its own for a value like `v`: one element short is for lists and names (and the scalar threshold, as a per-class list one short); for other scalars it is only another wrong type"
+    if how=='len': return isinstance(v, (list, str)) or k=='thresh'
     if how=='nan': return isinstance(v, (int, float)) and not isinstance(v, bool) or isinstance(v, list) and v and _can(v[0], 'nan')
     return True
 
 def _json_setup(key, how):
     def f(b, d):
-        _copy_m(b, d)
+        _copy_m(b, d, link=True)
         m = json.loads((d/'m/model.json').read_text())
-        if how=='del': m.pop(key)
+        if how=='del': [m.pop(k) for k in (sorted(INFO) if key=='INFO' else [key])]
         elif how=='zero_std': m['stats'][1] = [0.]*len(m['stats'][1])
         else: m[key] = _mutate(m[key], how)
         (d/'m/model.json').write_text(json.dumps(m, indent=1))
@@ -458,23 +474,27 @@ def model_cases()->list:
     sample = dict(arch='a', fmt='a', classes=['a','b'], channels='rgby', stats=[[0.1]*4,[0.1]*4], size=32, head='linear', pretrained=False,
                   loss='focal', gamma=2., fold=0, n_folds=5, seed=42, schedule=['full:1:0.01'], thresh=0.5, format='hpa_fastai', version=1,
                   weights='model.safetensors', n_in=4, n_out=28, bs=8, crop=None, valid_crop=None)   # the value types of MODEL_KEYS
+    # each field the loader reads: deleted, of another type, one element short (lists and names), non-finite (numbers); the fields nothing loads
+    # (a record of the training run) are one kind: deleted all at once. Only deletions of optional fields may load (and must predict as before)
+    res.append(Case('model', 'hpa-predict', f"model.json {', '.join(sorted(INFO))}: del", P, _json_setup('INFO', 'del'), expect='either',
+                    culprit=_name_re('model.json'), outs=('sub.csv','p.csv'), check=_check_model, guard=(), own=True))
     for k in MODEL_KEYS:
-        for how in ('del',) if k in INFO else ('del','type','len','nan'):   # fields nothing loads: only their absence
-            if how in ('len','nan') and not _can(sample[k], how): continue
-            exp = 'either' if k in INFO or how=='del' and k not in REQUIRED else 'fail'
+        if k in INFO: continue
+        for how in ('del','type','len','nan'):
+            if how in ('len','nan') and not _can(sample[k], how, k): continue
+            exp = 'either' if how=='del' and k not in REQUIRED else 'fail'
             res.append(Case('model', 'hpa-predict', f'model.json {k}: {how}', P, _json_setup(k, how), expect=exp,
-                            culprit=_name_re('model.json'), outs=('sub.csv','p.csv'), check=_check_model, guard=()))
-    res.append(Case('model', 'hpa-predict', 'model.json stats: std 0', P, _json_setup('stats', 'zero_std'), culprit=_name_re('model.json'), guard=()))
+                            culprit=_name_re('model.json'), outs=('sub.csv','p.csv'), check=_check_model, guard=(), own=True))
+    res.append(Case('model', 'hpa-predict', 'model.json stats: std 0', P, _json_setup('stats', 'zero_std'), culprit=_name_re('model.json'), guard=(), own=True))
     for how in ('nan','inf','missing','extra','half'):
         res.append(Case('model', 'hpa-predict', f'weights: {how}', P, _weights_setup(how), expect='either' if how=='half' else 'fail',
-                        culprit=_name_re('model.safetensors'), outs=('sub.csv','p.csv'), check=_check_model, guard=()))
+                        culprit=_name_re('model.safetensors'), outs=('sub.csv','p.csv'), check=_check_model, guard=(), own=True))
     for files in ((), ('model.json',), ('model.safetensors',), ('model.json','model.safetensors')):
         desc = f"crafted export.pkl{''.join(' + '+o for o in files)}"
         ok = len(files)==2
         for s,args in (('hpa-predict', P), ('hpa-evaluate', '--labels {b}/t/labels.csv --model {d}/m --images {b}/t/train --out {d}/rep')):
             res.append(Case('model', s, desc, args, _pickle_setup(files), expect='either' if ok else 'fail', culprit=_name_re('m'),
-                            outs=('sub.csv','p.csv','rep'), check=_no_marker if s=='hpa-predict' else
-                            (lambda b, d, r: 'the crafted export.pkl ran: MARKER was created' if (d/'MARKER').exists() else None), guard=()))
+                            outs=('sub.csv','p.csv','rep'), check=_no_marker if s=='hpa-predict' else None, guard=(INTERP,), own=True))   # a MARKER fails any case
     return res
 
 # %% output collisions
@@ -549,7 +569,7 @@ class _Base(type(Path())):
 
 @pytest.fixture(scope='module')
 def base(tmp_path_factory, model):
-    from hpa_fastai.all import make_synth, open_hpa
+    from hpa_fastai.all import make_synth, open_hpa, load_hpa
     b = _Base(tmp_path_factory.mktemp('hostile_base'))
     make_synth(b/'s', n=8, size=32, seed=5, progress=False)
     make_synth(b/'t', n=2, size=32, seed=9, progress=False)
@@ -566,9 +586,10 @@ def base(tmp_path_factory, model):
     pd.DataFrame({'Id':ids, 'Predicted':['0']*len(ids)}).to_csv(b/'sub.csv', index=False)
     pd.DataFrame({'Id':['10580_1610_C1_1','10580_1610_C1_2'], 'Target':['0','1 2']}).to_csv(b/'v18.csv', index=False)
     b.ids,b.tids = ids,tids
-    r = main('hpa-predict', b/'m', '--images', b/'t/train', '--out', b/'ref_sub.csv', '--probs', b/'ref_p.csv', '--quiet')
+    r = main('hpa-predict', b/'m', '--images', b/'t/train', '--out', b/'ref_sub.csv', '--probs', b/'ref_p.csv', '--quiet')   # loads the model for real
     assert r.returncode==0, r.stderr
     b.t_probs = _probs(b/'ref_p.csv')
+    b.learn = load_hpa(b/'m')   # the one loaded copy the cases whose subject is not the model share (`shared_model`)
     b.u = open_hpa(b/'t/train'/tids[0])   # the image every array case encodes
     cache = {}
     def ref_probs(e):
@@ -577,7 +598,7 @@ def base(tmp_path_factory, model):
         if k not in cache:
             d = b/'refs'/k[:12]; d.mkdir(parents=True)
             np.save(d/'a0.npy', np.ascontiguousarray(e, np.uint8))
-            r = main('hpa-predict', b/'m', '--images', d, '--out', d/'sub.csv', '--probs', d/'p.csv', '--quiet')
+            with shared_model(b): r = main('hpa-predict', b/'m', '--images', d, '--out', d/'sub.csv', '--probs', d/'p.csv', '--quiet')
             assert r.returncode==0, r.stderr
             cache[k] = _probs(d/'p.csv')
         return cache[k]
@@ -591,18 +612,34 @@ def base(tmp_path_factory, model):
 def _fingerprint(b:Path)->dict:
     return {str(p.relative_to(b)):(p.stat().st_size, p.stat().st_mtime_ns) for p in b.rglob('*') if p.is_file() and 'refs' not in p.parts}
 
-def checksums(d:Path)->dict:
-    "sha256 of every regular file under `d` (symlinks by target, FIFOs and unreadable files by kind)"
+def checksums(d:Path, prev:dict=None)->dict:
+    """(stat, sha256) of every regular file under `d` (symlinks by target, FIFOs and unreadable files by kind; compare the second items);
+    `prev`, an earlier result: a file whose inode, size, mtime and ctime are all unchanged keeps its sha256 (any write changes the ctime)"""
     res = {}
     for root,dirs,files in os.walk(d):
         for n in files+[o for o in dirs if os.path.islink(os.path.join(root, o))]:
             p = os.path.join(root, n); st = os.lstat(p); k = os.path.relpath(p, d)
-            if stat.S_ISLNK(st.st_mode): res[k] = ('link', os.readlink(p))
-            elif not stat.S_ISREG(st.st_mode): res[k] = ('special', stat.S_IFMT(st.st_mode))
+            if stat.S_ISLNK(st.st_mode): res[k] = (None, ('link', os.readlink(p)))
+            elif not stat.S_ISREG(st.st_mode): res[k] = (None, ('special', stat.S_IFMT(st.st_mode)))
             else:
-                try: res[k] = hashlib.sha256(Path(p).read_bytes()).hexdigest()
-                except OSError: res[k] = ('unreadable', st.st_size, st.st_mtime_ns)
+                key = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                if prev and k in prev and prev[k][0]==key: res[k] = prev[k]; continue
+                try: res[k] = (key, hashlib.sha256(Path(p).read_bytes()).hexdigest())
+                except OSError: res[k] = (key, ('unreadable', st.st_size, st.st_mtime_ns))
     return res
+
+def shared_model(b:Path, d:Path=None):
+    """`load_hpa` in hpa-predict patched for a case whose subject is not the model: the base model `b/m`, or the case's unchanged copy `d/m`, is
+    the copy loaded once (`b.learn`; predicting does not change it); any other model loads for real. Cases about the model never get it (`Case.own`)"""
+    import hpa_fastai.inference as inf
+    real = inf.load_hpa
+    def same(p)->bool:
+        if p.resolve()==(b/'m').resolve(): return True
+        if d is None or p.resolve()!=(d/'m').resolve() or (p/'export.pkl').exists(): return False
+        try: return (p/'model.json').read_bytes()==(b/'m/model.json').read_bytes() and (p/'model.safetensors').stat().st_size==(b/'m/model.safetensors').stat().st_size
+        except OSError: return False
+    def load(fn, cpu=True): return b.learn if Path(fn).is_dir() and same(Path(fn)) else real(fn, cpu)
+    return mock.patch.object(inf, 'load_hpa', load)
 
 class Watchdog:
     "Releases any reader blocked on a FIFO under `d` (opens it for writing and closes it: the reader sees end-of-file); `hung` says one was"
@@ -631,12 +668,11 @@ def run_case(c:Case, b:Path, d:Path):
     "Set up and run case `c` in folder `d`: (result, reached, hung, changed files)"
     d.mkdir(parents=True, exist_ok=True)
     X = None
-    if isinstance(c.setup, tuple):   # an array case
+    if isinstance(c.setup, tuple):   # an array case: what the dtype rule makes of it must be read, what it refuses refused (hpa-prep: skipped and listed)
         _,ct,t,v = c.setup
         exp = write_encoded(d/'img', 'a0', b.u, ct, t, v)
         c.check = _check_predict(exp) if c.script=='hpa-predict' else _check_prep('a0', exp)
-        if exp is None: c.expect = 'listed' if c.script=='hpa-prep' else 'fail'
-        elif v=='normal' and t in ('bool','uint8','uint16','float32'): c.expect = 'ok'   # plain images: they must be read
+        c.expect = 'ok' if exp is not None else 'listed' if c.script=='hpa-prep' else 'fail'
     elif c.setup: c.setup(b, d)
     if (d/'.X').exists(): X = (d/'.X').read_text()
     args = c.args.replace('{X}', X or '').replace('{d}', str(d)).replace('{b}', str(b))
@@ -644,18 +680,19 @@ def run_case(c:Case, b:Path, d:Path):
     argv = shlex.split(args)
     before = checksums(d)
     reached = None
+    guard = c.guard + ((REPORT,) if c.script=='hpa-evaluate' else ())
     with Watchdog(d) as w, mock.patch.dict(os.environ, {'HPA_DEBUG':''}):
-        patches = [mock.patch(g.replace(':', '.'), _raiser(g)) for g in c.guard]
+        patches = [mock.patch(g.replace(':', '.'), _raiser(g)) for g in guard] + ([] if c.own else [shared_model(b, d)])
         for p in patches: p.start()
         try: r = main(c.script, *argv, cwd=d, env=c.env)
         except _Reached as e: r,reached = None,str(e)
         finally:
             for p in patches: p.stop()
-    after = checksums(d)
+    after = checksums(d, before)
     if r is None: r = type('R', (), dict(returncode=None, stdout='', stderr='', args=[c.script, *argv]))()
     rc = r.returncode
     keep = () if rc not in (0, 3) else c.outs
-    changed = [k for k,v in before.items() if not any(k==o or k.startswith(o+os.sep) for o in keep) and after.get(k)!=v]
+    changed = [k for k,v in before.items() if not any(k==o or k.startswith(o+os.sep) for o in keep) and after.get(k, (None, None))[1]!=v[1]]
     return r, reached, w.hung, changed
 
 def judge(c:Case, b, d, r, reached, hung, changed)->tuple:
@@ -664,11 +701,12 @@ def judge(c:Case, b, d, r, reached, hung, changed)->tuple:
     notes = [f'files changed: {changed}'] if changed else []
     if hung: notes.append('opened a FIFO and blocked on it (released by the watchdog)')
     msg,name = (r.stderr or '').strip(),c.script
+    if (d/'MARKER').exists(): f['wrong'] = True; notes.append('the crafted export.pkl ran: MARKER was created')
     if c.expect=='debug':
         if 'Traceback' not in r.stderr: f['wrong'] = True; notes.append('HPA_DEBUG=1 but no traceback')
         return f,'; '.join(notes)
     if reached:
-        if c.expect not in ('accept','either'): f['wrong'] = True; notes.append(f'not refused before real work ({reached} was reached)')
+        if c.expect not in ('accept','either','ok'): f['wrong'] = True; notes.append(f'not refused before real work ({reached} was reached)')
         return f,'; '.join(notes)
     if 'Traceback' in r.stderr or 'unexpected error' in r.stderr:
         f['traceback'] = True; notes.append('traceback or unexpected error'); return f,'; '.join(notes)
