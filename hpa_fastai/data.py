@@ -58,7 +58,8 @@ def _balance(f:np.ndarray, y:np.ndarray, n_folds:int, rng, common:float=0.05)->n
 # %% ../nbs/04_data.ipynb #eff7fb54
 def read_dupes(fn:str|Path, ids:list=None)->pd.Series:
     "Group label (a string) per id of the duplicate report `fn`; with `ids`, one per id in that order, ids outside the report alone"
-    fn = check_file(fn, 'Duplicate report (make one with hpa-dupes)')
+    if not Path(fn).exists(): raise HPADataError(f"Duplicate report {fn} does not exist: make one with hpa-dupes.")
+    fn = check_file(fn, 'Duplicate report')
     try: r = pd.read_csv(fn, dtype=str, keep_default_na=False)
     except Exception as e: raise HPADataError(f"Duplicate report {fn} is not a readable CSV: {e}") from None
     if not {'group','id'} <= set(r.columns): raise HPADataError(f"Duplicate report {fn} has columns {list(r.columns)}; expected group,id (as hpa-dupes writes).")

@@ -62,6 +62,27 @@ def test_kill_and_resume(runs):
     assert abs(ref-res)<1e-4                                                  # same seed on the CPU: the same run, within float noise
     pd.testing.assert_frame_equal(_hist(out), _hist(d/'ref'), rtol=1e-4)    # every epoch's losses, none logged twice
     assert max((a[k]-b[k]).abs().max().item() for k in a if a[k].is_floating_point())<1e-4
+    assert not list(out.rglob('.*.tmp*'))  # a temporary file of a killed write is removed by the next write of that file
 
 def test_resume_without_checkpoint(tmp_path):
     assert 'Cannot resume' in fails(main('hpa-train', '--resume', tmp_path/'nothing', '--quiet'), 'there is no checkpoint')
+
+def test_resume_refuses_changed_data(runs, tmp_path):
+    """A finished run's checkpoint, then its data changed: `--resume` refuses, naming what changed, and changes no file of the run.
+    The label table (a row dropped), then an image brightened (the statistics)"""
+    import shutil, hashlib
+    import numpy as np
+    from PIL import Image
+    d,_ = runs
+    shutil.copytree(d/'s', tmp_path/'s')
+    out,fn = tmp_path/'o',tmp_path/'s/train.csv'
+    ok(main('hpa-train', '--csv', fn, '--out', out, '--schedule', 'full:1:1e-2', '--bs', 8, '--n-folds', 4, '--workers', 0, '--arch', 'resnet10t', '--quiet'))
+    table = fn.read_text()
+    img = next((tmp_path/'s/train').glob('*_green.png'))
+    def brighten(): Image.fromarray(np.full_like(np.array(Image.open(img)), 255)).save(img)
+    for change,what in [(lambda: fn.write_text(''.join(table.splitlines(keepends=True)[:-1])), 'the label table'),
+                        (lambda: (fn.write_text(table), brighten()), 'the per-stain statistics')]:
+        change()
+        before = {p:hashlib.sha256(p.read_bytes()).hexdigest() for p in out.rglob('*') if p.is_file()}
+        fails(main('hpa-train', '--resume', out, '--quiet'), f'{what} changed since the run started')
+        assert before=={p:hashlib.sha256(p.read_bytes()).hexdigest() for p in out.rglob('*') if p.is_file()}

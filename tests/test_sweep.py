@@ -86,7 +86,7 @@ TABLE = [
     dict(input='non-existent model file', setup=_copyset, cmd='hpa-predict {d}/nope.pkl --images {d}/s/train --out {d}/p.csv --quiet', expect='does not exist'),
     dict(input='corrupt model file', setup=corrupt_pkl, cmd='hpa-predict {d}/bad.pkl --images {d}/s/train --out {d}/p.csv --quiet', expect='is not a fastai export'),
     dict(input='truncated safetensors', setup=truncated_safetensors, cmd='hpa-predict {d}/m --images {d}/s/train --out {d}/p.csv --quiet', expect='not a readable safetensors'),
-    dict(input='weights and metadata with different class counts', setup=json_19_classes, cmd='hpa-predict {d}/m --images {d}/s/train --out {d}/p.csv --quiet', expect='do not fit the model'),
+    dict(input='weights and metadata with different class counts', setup=json_19_classes, cmd='hpa-predict {d}/m --images {d}/s/train --out {d}/p.csv --quiet', expect='has n_out 28, but its channels and classes give 19'),
     dict(input='model with 28 classes, 2021 format (19)', setup=model_copy, cmd='hpa-predict {d}/m --images {d}/s/train --fmt hpa2021 --out {d}/p.csv --quiet', expect='28 classes'),
     dict(input='19 thresholds for a 28-class model', setup=thresh_19, cmd='hpa-predict {d}/m --images {d}/s/train --thresh {d}/th.txt --out {d}/p.csv --quiet', expect='has 19 thresholds'),
     dict(input='RGB images (no yellow) for an RGBY model', setup=rgb_images, cmd='hpa-predict {d}/m --images {d}/z/train --out {d}/p.csv --quiet', expect='yellow'),
@@ -177,4 +177,4 @@ def test_sweep(base, tmp_path):
 def test_hpa_debug_keeps_the_traceback(base, tmp_path):
     "HPA_DEBUG=1: a bad input ends with the traceback of the library's error instead of the one line"
     r = main('hpa-predict', tmp_path/'nope.pkl', '--images', base/'s/train', '--out', tmp_path/'p.csv', '--quiet', env={'HPA_DEBUG':'1'})
-    assert r.returncode==1 and 'Traceback' in r.stderr and f'HPADataError: Model file {tmp_path/"nope.pkl"} does not exist' in r.stderr, r.stderr
+    assert r.returncode==1 and 'Traceback' in r.stderr and f'HPADataError: Model {tmp_path/"nope.pkl"} does not exist' in r.stderr, r.stderr
