@@ -76,7 +76,7 @@ def cache_lock(d:Path):
             if fcntl: fcntl.flock(f, fcntl.LOCK_UN)
 
 def _parse_sizes(sizes)->list:
-    ss = [o.strip() for o in sizes.split(',') if o.strip()] if isinstance(sizes, str) else listify(sizes)
+    ss = [o.strip() for o in sizes.split(',')] if isinstance(sizes, str) else listify(sizes)
     try: res = [int(o) for o in ss]
     except (TypeError, ValueError): raise HPADataError(f"sizes={sizes!r} is not a list of pixel sizes: use e.g. 512 or '512,256'.") from None
     if not res: raise HPADataError(f"sizes={sizes!r}: give one or more image sides, e.g. 512 or '512,256'.")
@@ -147,7 +147,7 @@ def prep_cache(
         raw.columns = [str(c).strip() for c in raw.columns]
         ids = df.id.tolist()
     else: fm,raw,ids = None,None,ids_in_folder(images)
-    channels = channel_letters(channels or (fm.channels if fm else 'rgby'))
+    channels = channel_letters(channels if channels is not None else fm.channels if fm else 'rgby')  # '' is refused, not taken as the default
     nc = len(channels)
     if fmt=='png' and nc==2: raise HPADataError(f"channels={channels!r}: a stacked PNG holds 1, 3 or 4 channels; use format='npy'.")
     mans,dropped = {},{sz:{} for sz in sizes}

@@ -151,8 +151,9 @@ def show_groups(report:pd.DataFrame, folders:dict, n:int=4, size:int=128, figsiz
 
 # %% ../nbs/15_dupes.ipynb #ea458a06
 def _folder_arg(s:str)->tuple:
+    "`(name, folder)` of an argument `NAME=PATH` or `PATH` (a path that exists is a path, even with an '=' in it)"
     name,sep,p = str(s).partition('=')
-    return (name,Path(p)) if sep else (Path(s).name,Path(s))
+    return (name,Path(p)) if sep and not Path(s).exists() else (Path(s).name,Path(s))
 
 def _check_outs(outs:dict, folders:dict):
     "Refuse outputs that are one another, that would overwrite a file of an image folder or add an image to one, or a picture matplotlib can't write"

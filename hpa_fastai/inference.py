@@ -165,7 +165,7 @@ def read_thresh(t, n:int):
     if isinstance(t, (str,Path)):
         try: t = float(str(t))
         except ValueError:
-            if not Path(t).exists(): raise HPADataError(f"thresh {t!r} is neither a number nor an existing file of {n} per-class thresholds.") from None
+            if not str(t).strip() or not Path(t).exists(): raise HPADataError(f"--thresh {str(t)!r} is neither a number nor an existing file of {n} per-class thresholds.") from None
             what = f"Threshold file {t}"
             try: t = [float(o) for o in check_file(t, 'Threshold file').read_text().replace(',', ' ').split()]
             except (ValueError, UnicodeDecodeError): raise HPADataError(f"{what} holds something that is not a number.") from None
