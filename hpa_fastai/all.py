@@ -16,6 +16,7 @@ from .synth import *
 from .data import *
 from .losses import *
 from .distrib import *
+from .weights import *
 from .learner import *
 from .export import *
 from .train import *

@@ -18,6 +18,8 @@ from .data import *
 from .losses import *
 from fastai.distributed import rank0_first
 from .distrib import *
+from .weights import *
+from .weights import _how
 
 # %% auto #0
 __all__ = ['HEADS', 'prf_per_class', 'f1_per_class', 'macro_f1', 'MacroF1', 'head_kwargs', 'init_extra_channels',
@@ -65,6 +67,7 @@ def _stem(model, arch):
     return name
 
 def _timm_kwargs(arch, pretrained, weights):
+    "timm's options that load local checkpoint `weights` (`None`: timm's own cache or the hub)"
     if weights is None: return {}
     weights = Path(weights)
     if not weights.exists(): raise HPADataError(f"Pretrained weights file {weights} does not exist: pass the path of a timm checkpoint for {arch!r}, or pretrained=False.")
@@ -72,7 +75,7 @@ def _timm_kwargs(arch, pretrained, weights):
 
 def _rgb_stem(arch, weights):
     "The 3-channel pretrained stem weights of `arch`"
-    m = timm.create_model(arch, pretrained=True, num_classes=0, **_timm_kwargs(arch, True, weights))
+    m = timm.create_model(arch, pretrained=True, num_classes=0, **_timm_kwargs(arch, True, pretrained_file(arch, weights)))
     return m.get_submodule(_stem(m, arch)).weight.detach()
 
 # %% ../nbs/07_learner.ipynb #30147456
@@ -126,7 +129,7 @@ def _dls_meta(dls:DataLoaders, n:int=8)->tuple:
 def hpa_learner(
     dls:DataLoaders,         # From `hpa_dls`: carries `channels` and `hpa_stats`
     arch:str='resnet18',     # Any timm architecture name
-    pretrained:bool=False,   # Start from pretrained weights (a local `weights` file, or the timm cache)
+    pretrained:bool=False,   # Start from ImageNet weights: `weights`, else the timm cache or hub, else an installed package of `WEIGHTS`
     weights:str=None,        # Local timm checkpoint file; implies `pretrained`
     extra_init:str='red',    # First-layer init of the yellow channel: 'red', 'mean_rb', 'zero' or 'timm'
     loss:str='focal',        # 'focal', 'bce' or 'wbce' (class-weighted BCE)
@@ -142,19 +145,23 @@ def hpa_learner(
     if not timm.is_model(arch): raise HPADataError(f"arch={arch!r} is not a timm architecture; e.g. resnet18, resnet34, efficientnet_b0, densenet121 (see timm.list_models()).")
     if extra_init not in _extra_inits: raise HPADataError(f"--extra-init {extra_init!r} is not an option: use {', '.join(_extra_inits)}.")  # also when not pretrained: a typo fails now
     pretrained = pretrained or weights is not None
+    if pretrained: weights = pretrained_file(arch, weights)  # `weights`, the timm cache, `None` for the hub, an installed package, or a sentence at once
     chans,stats = _dls_meta(dls)
     classes = list(dls.vocab)
     counts = torch.stack(list(dls.train_ds.tls[1])).sum(0)  # the label pipeline only: no image is opened
     lf = loss_func or get_loss(loss, n_classes=len(classes), thresh=thresh, gamma=gamma, counts=[int(o) for o in counts] if loss=='wbce' else None,
                                n=len(dls.train_ds) if loss=='wbce' else None)
-    try:
+    def make(w):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            learn = vision_learner(dls, arch, n_in=len(chans), normalize=False, pretrained=pretrained, loss_func=lf,
-                                   metrics=[MacroF1(thresh), *L(metrics)], **_timm_kwargs(arch, pretrained, weights), **(head_kwargs(head)|kwargs))
+            return vision_learner(dls, arch, n_in=len(chans), normalize=False, pretrained=pretrained, loss_func=lf,
+                                  metrics=[MacroF1(thresh), *L(metrics)], **_timm_kwargs(arch, pretrained, w), **(head_kwargs(head)|kwargs))
+    try: learn = make(weights)
     except (RuntimeError, OSError) as e:
-        if pretrained and weights is None: raise HPADataError(f"No pretrained weights for {arch!r} in the timm cache, and they cannot be downloaded here: pass weights=<a local timm checkpoint> or pretrained=False ({type(e).__name__}).") from None
-        raise
+        if not pretrained or weights is not None: raise
+        weights = find_weights(arch)  # the hub answered but did not serve them: an installed package may still
+        if weights is None: raise HPADataError(f"timm could not load pretrained weights for {arch!r} from the Hugging Face hub ({type(e).__name__}): {_how(arch)}.") from None
+        learn = make(weights)
     if pretrained: init_extra_channels(learn, arch, weights, extra_init)
     out = learn.model[-1][-1]
     if head=='linear' and getattr(out, 'bias', None) is not None: init_prior_bias(out, counts/max(len(dls.train_ds),1))  # `lin_ftrs` etc. in `kwargs` may build a head without one
