@@ -23,7 +23,7 @@ from .learner import *
 
 # %% auto #0
 __all__ = ['SAFE_VERSION', 'hpa_meta', 'save_safe', 'safe_pair', 'check_meta', 'read_meta', 'check_weights', 'load_safe',
-           'load_hpa', 'write_probs']
+           'model_card', 'load_hpa', 'write_probs']
 
 # %% ../nbs/08_export.ipynb #bf8cd796
 SAFE_VERSION = 1
@@ -199,14 +199,51 @@ def load_safe(fn:str|Path, cpu:bool=True)->Learner:
     return learn
 
 # %% ../nbs/08_export.ipynb #1602021f
+def _md(df:pd.DataFrame)->list:
+    "The lines of a Markdown table of `df` (pandas' `to_markdown` needs the `tabulate` package)"
+    return ['| '+' | '.join(map(str, df.columns))+' |', '|'+'---|'*len(df.columns)] + ['| '+' | '.join(map(str, r))+' |' for r in df.itertuples(index=False)]
+
+def _fmt_thresh(t)->str:
+    "One threshold, or the range of per-class ones"
+    if isinstance(t, (int,float)): return f"{t:g} for every class"
+    t = torch.as_tensor(t).flatten().tolist()
+    return f"one per class, {min(t):.2f} to {max(t):.2f} (column `thresh` below)"
+
+def model_card(
+    learn:Learner,               # A trained HPA `Learner` (`learn.hpa` holds its metadata)
+    per_class:pd.DataFrame=None, # Its validation table (`learn.per_class_f1()`): cls, name, support, precision, recall, f1
+)->str:
+    "A short Markdown model card of `learn`: architecture, starting weights, stains, classes, training data, schedule, validation scores, thresholds"
+    h,th = learn.hpa,learn.thresh
+    d = h.get('data') or {}
+    lines = [f"# Model card: {h['arch']} for {h.get('fmt') or 'HPA'} images, {len(h['classes'])} classes", '',
+        f"- **Architecture:** timm `{h['arch']}`, head `{h.get('head')}`, {len(parse_channels(h['channels']))} input stains `{h['channels']}`"
+        f" ({', '.join(parse_channels(h['channels']))}), images {'resized to '+str(h['size'])+' px' if h.get('size') else 'at their file size'}",
+        f"- **Starting weights:** {h.get('init') or ('pretrained' if h.get('pretrained') else 'random (trained from scratch)')}",
+        f"- **Normalisation:** per-stain mean {[round(o,4) for o in h['stats'][0]]}, std {[round(o,4) for o in h['stats'][1]]} (0..1 scale)",
+        f"- **Training data:** {d.get('csv', 'not recorded')}: {d.get('n_train', '?')} training and {d.get('n_valid', '?')} validation images"
+        f" (fold {h.get('fold')} of {h.get('n_folds')}, seed {h.get('seed')})",
+        f"- **Schedule:** {', '.join(h.get('schedule') or []) or 'not recorded'} (progressive stages, `fit_one_cycle` each); loss {h.get('loss')}"
+        + (f" (gamma {h.get('gamma')})" if h.get('loss')=='focal' else ''),
+        f"- **Decision thresholds:** {_fmt_thresh(th)}"]
+    if per_class is not None:
+        pc = per_class.copy()
+        if not isinstance(th, (int,float)): pc['thresh'] = [round(o, 3) for o in torch.as_tensor(th).tolist()]
+        seen = pc[pc.support>0]
+        lines += ['', f"## Validation: macro F1 {seen.f1.mean():.4f} over the {len(seen)} classes present", '', *_md(seen)]
+    lines += ['', "## Files", "- `model.safetensors` + `model.json`: the weights and this metadata, loaded without running code (`hpa-predict FOLDER`, `load_hpa(FOLDER)`)",
+              "- `export.pkl`: fastai's pickle of the whole `Learner`; unpickling runs code, so load only your own"]
+    return '\n'.join(lines)+'\n'
+
 @patch
-def export_hpa(self:Learner, out:str|Path='models'):
-    "Export to `out/export.pkl` (a pickle) and to the code-free pair `out/model.safetensors` + `out/model.json`, all atomically"
+def export_hpa(self:Learner, out:str|Path='models', per_class:pd.DataFrame=None):
+    "Export to `out/export.pkl` (a pickle), the code-free pair `out/model.safetensors` + `out/model.json` and the card `out/MODEL.md`, all atomically"
     out = Path(out)
     if not is_rank0(): return out/'export.pkl'  # under a launcher only rank 0 writes (fastai's `export` skips the others too)
     make_dir(out, 'model folder')
     _atomic(out/'export.pkl', lambda o: self.export(Path(o).absolute()))  # absolute: `export` writes to `self.path/fname`, and `self.path` may be `out` itself
     save_safe(self, out)  # model.safetensors + model.json: the pair to share, loadable without unpickling
+    _atomic(out/'MODEL.md', lambda o: Path(o).write_text(model_card(self, per_class)))
     return out/'export.pkl'
 
 # %% ../nbs/08_export.ipynb #6ea581a6

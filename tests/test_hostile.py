@@ -408,9 +408,9 @@ def nonfinite_cases()->list:
 
 # %% model folders
 MODEL_KEYS = ['arch','fmt','classes','channels','stats','size','head','pretrained','loss','gamma','fold','n_folds','seed','schedule',
-              'thresh','format','version','weights','n_in','n_out','bs','crop','valid_crop']   # what export_hpa writes; test_model_keys keeps it honest
+              'thresh','format','version','weights','n_in','n_out','bs','crop','valid_crop','init','data']   # what export_hpa writes; test_model_keys keeps it honest
 REQUIRED = {'arch','classes','channels','stats'}
-INFO = {'fold','n_folds','seed','schedule','pretrained','weights'}   # a record of the training run, and the weights' file name (always model.safetensors beside it); nothing loads them
+INFO = {'fold','n_folds','seed','schedule','pretrained','weights','init','data'}   # a record of the training run, and the weights' file name (always model.safetensors beside it); nothing loads them
 
 def _mutate(v, how):
     "`v` mutated: `type` (a value of another type), `len` (one element short: a list or name that no longer fits), `nan` (its first number NaN), `zero_std` (stats only)"
