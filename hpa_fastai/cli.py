@@ -93,7 +93,7 @@ def hpa_train(
     if pretrained and kwargs.get('weights') is None and resume is None and not _have_weights(arch):
         if is_rank0(): print(f"hpa-train: no ImageNet weights for {arch} on this machine (no timm cache, no hub, no offline package); training it from scratch (--no-pretrained skips this note).")
         pretrained = False
-    kw,out = dict(kwargs, arch=arch, pretrained=pretrained, schedule=schedule, lr_mult=ifnone(lr_mult, CPU_RECIPE['lr_mult'] if pretrained else None), progress=not quiet),kwargs.get('out', 'models')
+    kw,out = dict(kwargs, arch=arch, pretrained=pretrained, schedule=schedule, lr_mult=lr_mult if lr_mult is not None else CPU_RECIPE['lr_mult'] if pretrained else None, progress=not quiet),kwargs.get('out', 'models')
     with cli_errors('hpa-train'):
         if resume is not None:
             if folds is not None or lr_find: raise HPADataError("--resume continues one single-fold training run: pass it without --folds and --lr-find.")

@@ -29,7 +29,7 @@ def run2(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('distrib')
     make_synth(tmp/'s', n=N, size=32, seed=3, progress=False)
     r = launch([BIN/'torchrun', '--standalone', '--nproc_per_node', 2, BIN/'hpa-train', '--csv', 's/train.csv', '--out', 'm',
-                '--schedule', 'full:1:1e-3', '--n-folds', FOLDS, '--bs', BS, '--workers', 0, '--quiet'], tmp, tmp/'log')
+                '--schedule', 'full:1:1e-3', '--n-folds', FOLDS, '--bs', BS, '--workers', 0, '--arch', 'resnet18', '--no-pretrained', '--quiet'], tmp, tmp/'log')
     return tmp, r
 
 def test_two_processes_each_half_the_batches(run2):

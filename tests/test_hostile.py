@@ -128,7 +128,7 @@ OPT_BASE = {
     'hpa-train':    ('--csv {d}/missing.csv --out {d}/o '+T, (FIT, SYNTH)),
     'hpa-predict':  ('{b}/m --images {b}/t/train --out {d}/sub.csv --quiet', ()),
     'hpa-evaluate': ('--labels {b}/s/train.csv --probs {b}/probs.csv --out {d}/rep', ()),
-    'hpa-demo':     ('--out {d}/o --synth {d}/missing_synth --quiet', (FIT, SYNTH)),
+    'hpa-demo':     ('--out {d}/o --data {d}/missing_synth --quiet', (FIT, SYNTH)),
     'hpa-prep':     ('{b}/s/train --out {d}/c --sizes 32 --quiet', (PREP,)),
     'hpa-download': (f'--csv {{b}}/v18.csv --out {{d}}/v18 --base-url {NOWHERE} --retries 0 --quiet', (DOWNLOAD,)),
     'hpa-dupes':    ('{b}/s/train --out {d}/d.csv --quiet', (HASH,)),
@@ -560,7 +560,7 @@ DEBUG = {
     'hpa-synth': ('--path {d}/afile/x --n 10 --size 32 --quiet', _afile), 'hpa-train': ('--csv {d}/missing.csv '+T, None),
     'hpa-predict': ('{d}/missing.pkl --images {b}/t/train --out {d}/sub.csv --quiet', None),
     'hpa-evaluate': ('--labels {d}/missing.csv --probs {b}/probs.csv --out {d}/rep', None),
-    'hpa-demo': ('--out {d}/o --synth {d}/afile --quiet', _afile), 'hpa-prep': ('{d}/missing --out {d}/c --quiet', None),
+    'hpa-demo': ('--out {d}/o --data {d}/afile --quiet', _afile), 'hpa-prep': ('{d}/missing --out {d}/c --quiet', None),
     'hpa-download': ('--csv {d}/missing.csv --out {d}/v18 --quiet', None), 'hpa-dupes': ('{d}/missing --out {d}/d.csv --quiet', None),
 }
 def debug_cases()->list:
