@@ -56,11 +56,18 @@ def _alive(pid:int)->bool:
     except PermissionError: return True
     return True
 
+_swept = set()  # folders this process has already swept
+
 def _sweep_tmp(fn:Path):
-    "Remove the temporary files of `fn` that a killed writer (SIGKILL, power cut) left behind: those named after a process that no longer runs"
-    for t in fn.parent.glob(f'.{glob.escape(fn.stem)}.*.tmp{glob.escape(fn.suffix)}'):
-        pid = t.name[len(fn.stem)+2:].split('.', 1)[0]
-        if pid.isdigit() and int(pid)!=os.getpid() and not _alive(int(pid)): t.unlink(missing_ok=True)
+    "Remove the temporary files that killed writers (SIGKILL, power cut) left in `fn`'s folder: those named after a process that no longer runs; once per folder and process, so a folder of 100,000 images is listed once, not on every write"
+    d = os.path.abspath(fn.parent)
+    if d in _swept: return
+    _swept.add(d)
+    with os.scandir(d) as it:
+        for t in it:
+            if not (t.name.startswith('.') and '.tmp' in t.name): continue
+            parts = t.name.split('.tmp', 1)[0].rsplit('.', 2)  # '.<stem>.<pid>.<random>'
+            if len(parts)==3 and parts[1].isdigit() and int(parts[1])!=os.getpid() and not _alive(int(parts[1])): os.unlink(t.path)
 
 def _atomic(fn:Path, write):
     "Call `write(tmp)` on a temporary name beside `fn`, then move it into place, so a reader never sees half a file"
