@@ -197,9 +197,13 @@ def hpa_demo(
     import matplotlib; matplotlib.use('agg')
     counts = [int(i in DEMO_CLASSES) for i in range(28)]
     with cli_errors('hpa-demo'):
-        csv = make_synth(data, n=n, size=64, seed=42, counts=counts, progress=not quiet)
-        ho,rep = Path(data)/'heldout',Path(report)
-        df = read_labels(make_synth(ho, n=n_heldout, size=64, seed=2024, counts=counts, progress=False))
+        try:
+            csv = make_synth(data, n=n, size=64, seed=42, counts=counts, progress=not quiet)
+            ho,rep = Path(data)/'heldout',Path(report)
+            df = read_labels(make_synth(ho, n=n_heldout, size=64, seed=2024, counts=counts, progress=False))
+        except HPADataError as e:  # `make_synth`'s way out names its own options
+            if 'force' not in str(e): raise
+            raise HPADataError(f"--data {data} already holds a data set that hpa-demo did not make with these options: delete it, or pass another --data.") from None
     kw,note = _demo_recipe()
     learn = hpa_train.__wrapped__(csv=csv, out=out, quiet=quiet, **kw)
     with cli_errors('hpa-demo'):
