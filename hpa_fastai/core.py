@@ -6,7 +6,7 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #b04fdaa2
 from __future__ import annotations
-import os, io, errno, tempfile, glob, math, functools, inspect, stat
+import os, io, errno, tempfile, math, functools, inspect, stat
 import contextlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,8 +66,9 @@ def _sweep_tmp(fn:Path):
     with os.scandir(d) as it:
         for t in it:
             if not (t.name.startswith('.') and '.tmp' in t.name): continue
-            parts = t.name.split('.tmp', 1)[0].rsplit('.', 2)  # '.<stem>.<pid>.<random>'
-            if len(parts)==3 and parts[1].isdigit() and int(parts[1])!=os.getpid() and not _alive(int(parts[1])): os.unlink(t.path)
+            parts = t.name.split('.tmp', 1)[0].rsplit('.', 2)  # '.<stem>.<pid>.<random>', the random part 8 characters from `mkstemp`
+            if len(parts)==3 and len(parts[2])==8 and parts[1].isdigit() and int(parts[1])!=os.getpid() and not _alive(int(parts[1])):
+                Path(t.path).unlink(missing_ok=True)  # another process may sweep the same folder
 
 def _atomic(fn:Path, write):
     "Call `write(tmp)` on a temporary name beside `fn`, then move it into place, so a reader never sees half a file"
