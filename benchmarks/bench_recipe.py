@@ -19,8 +19,9 @@ from _common import machine, load_avg
 CANDIDATES = dict(
     default    = dict(schedule='crop96:8:1e-2,full:4:5e-3'),                                     # resnet18 from scratch: the default before this benchmark
     r18_long   = dict(schedule='crop96:16:1e-2,full:6:5e-3'),                                    # the same, twice the epochs
-    lite0_prog = dict(arch='tf_efficientnet_lite0', pretrained=True, schedule='crop96:8:5e-3,full:4:3e-3', lr_mult=10),  # ImageNet (offline wheel), progressive
-    lite0_full = dict(arch='tf_efficientnet_lite0', pretrained=True, schedule='full:5:5e-3', lr_mult=10),               # the same at fixed full size, about the same wall time
+    lite0_prog = dict(arch='tf_efficientnet_lite0', pretrained=True, schedule='crop96:8:5e-3,full:4:3e-3', lr_mult=10, norm='data'),  # ImageNet (offline wheel), progressive
+    lite0_full = dict(arch='tf_efficientnet_lite0', pretrained=True, schedule='full:5:5e-3', lr_mult=10, norm='data'),  # the same at fixed full size, about the same wall time (hpa-train's default before lite0_probe)
+    lite0_probe = dict(arch='tf_efficientnet_lite0', pretrained=True, head='stages', extra_init='zero', schedule='probe'), # a linear probe on every stage's pooled features, ImageNet normalisation (hpa-train's default now)
 )
 
 def cpu_s()->float:

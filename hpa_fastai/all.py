@@ -11,8 +11,11 @@ __all__ = []
 from fastai.vision.all import *
 from .core import *
 from .labels import *
+from .micro import *
 from .image import *
 from .synth import *
+from .segment import *
+from .cellsub import *
 from .data import *
 from .losses import *
 from .distrib import *
@@ -22,7 +25,10 @@ from .export import *
 from .train import *
 from .inference import *
 from .interpret import *
+from .cells import *
 from .evaluate import *
+from .interop import *
+from .onnx_predict import predict_onnx, load_onnx  # a stand-alone, torch-free copy of the readers: its other names would shadow the library's
 from .cache import *
 from .download import *
 from .dupes import *

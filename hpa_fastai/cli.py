@@ -16,6 +16,7 @@ warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  #
 warnings.filterwarnings('ignore', message="The 'mode.chained_assignment' option is deprecated")  # likewise, under pandas 3
 from fastcore.script import *
 from fastcore.meta import delegates
+from fastcore.basics import ifnone
 from .labels import *
 from .synth import *
 from .core import *
@@ -73,16 +74,18 @@ def _have_weights(arch)->bool:
     try: pretrained_file(arch); return True
     except (HPADataError, RuntimeError): return not isinstance(arch, str) or not timm.is_model(arch)
 
-CPU_RECIPE = dict(arch='tf_efficientnet_lite0', pretrained=True, schedule='full:5:5e-3', lr_mult=10.)  # hpa-train's defaults, measured by benchmarks/bench_recipe.py
+CPU_RECIPE = dict(arch='tf_efficientnet_lite0', pretrained=True, head='stages', extra_init='zero', schedule='probe')  # hpa-train's defaults, measured by benchmarks/bench_recipe.py
 
 @call_parse
 @checked(cmd='hpa-train')
-@delegates(train, but=['progress','resume','arch','pretrained','schedule','lr_mult'])
+@delegates(train, but=['progress','resume','arch','pretrained','schedule','lr_mult','head','extra_init'])
 def hpa_train(
-    arch:str=CPU_RECIPE['arch'],         # timm architecture; the default, ImageNet-pretrained EfficientNet-Lite0, won benchmarks/bench_recipe.py on a CPU
-    pretrained:bool=True,                # Start from ImageNet weights (--weights, the timm cache or hub, or the `weights` extra); --no-pretrained trains from scratch
-    schedule:str=CPU_RECIPE['schedule'], # Stages crop<size>:<epochs>:<lr> or full:<epochs>:<lr>, comma-separated (one fit_one_cycle each); the README has the 512 px GPU recipe
-    lr_mult:float=None,                  # The body's first layers train at lr/LR_MULT; default 10 when pretrained (the measured recipe), else 1
+    arch:str=CPU_RECIPE['arch'], # timm architecture; the default, ImageNet-pretrained EfficientNet-Lite0, won benchmarks/bench_recipe.py on a CPU
+    pretrained:bool=True,        # Start from ImageNet weights (--weights, the timm cache or hub, or the `weights` extra); --no-pretrained trains from scratch
+    schedule:str=None,           # Stages crop<size>:<epochs>:<lr>, full:<epochs>:<lr> or probe, comma-separated; default 'probe' when pretrained (the CPU recipe), else the scratch schedule; the README has the 512 px GPU recipe
+    head:str=None,               # 'linear', 'fastai' or 'stages'; default 'stages' when pretrained (every stage's pooled features into one Linear), else 'linear'
+    extra_init:str=None,         # Yellow stem init when pretrained: 'red', 'mean_rb', 'zero' or 'timm'; default 'zero' (the CPU recipe's)
+    lr_mult:float=None,          # The body's first layers train at lr/LR_MULT; default 10 when pretrained, else 1
     folds:str=None,           # Train several folds instead: 'all' or e.g. 0,2; writes OUT/fold<k>/, OUT/oof.csv, OUT/thresholds.txt
     lr_find:store_true=False, # Only run the learning-rate finder: save OUT/lr_find.png, print suggestions, exit
     resume:str=None,          # Continue the killed run in folder RESUME (its OUT) after its last completed epoch; its options are read from it
@@ -93,7 +96,9 @@ def hpa_train(
     if pretrained and kwargs.get('weights') is None and resume is None and not _have_weights(arch):
         if is_rank0(): print(f"hpa-train: no ImageNet weights for {arch} on this machine (no timm cache, no hub, no offline package); training it from scratch (--no-pretrained skips this note).")
         pretrained = False
-    kw,out = dict(kwargs, arch=arch, pretrained=pretrained, schedule=schedule, lr_mult=lr_mult if lr_mult is not None else CPU_RECIPE['lr_mult'] if pretrained else None, progress=not quiet),kwargs.get('out', 'models')
+    rec = {k:v for k,v in CPU_RECIPE.items() if k in ('head','extra_init','schedule')} if pretrained else dict(head='linear', extra_init='red', schedule=DEFAULT_SCHEDULE)
+    kw,out = dict(kwargs, arch=arch, pretrained=pretrained, schedule=ifnone(schedule, rec['schedule']), head=ifnone(head, rec['head']), extra_init=ifnone(extra_init, rec['extra_init']),
+                  lr_mult=lr_mult if lr_mult is not None else 10. if pretrained else None, progress=not quiet),kwargs.get('out', 'models')
     with cli_errors('hpa-train'):
         if resume is not None:
             if folds is not None or lr_find: raise HPADataError("--resume continues one single-fold training run: pass it without --folds and --lr-find.")
@@ -122,13 +127,16 @@ def hpa_evaluate(
     ids:str=None,        # Id list (one per line) of a .npy --probs; default PROBS_ids.txt or PROBS.txt beside it
     thresh:float=None,   # Global threshold on probabilities; default the model's own, else 0.5
     out:str='report',    # Report folder
+    cells:str=None,      # HPA 2021 cell submission (ID,ImageWidth,ImageHeight,PredictionString), scored by mAP at IoU 0.6 against --masks and --cell-labels instead of --labels
+    masks:str=None,      # Folder of the true cell masks (<ID>.png, 0 background), for --cells
+    cell_labels:str=None,# True cell table (ID,cell,Label), for --cells
 ):
-    "Macro and micro F1 and a per-class table of predictions against labels, printed and written to OUT"
+    "Macro and micro F1 and a per-class table of predictions against labels (or the mAP of an HPA 2021 cell submission), printed and written to OUT"
     import matplotlib; matplotlib.use('agg')
-    if labels is None: raise SystemExit("hpa-evaluate: --labels is required: the labelled table to score against.")
-    with cli_errors('hpa-evaluate'): r = evaluate_files(labels, probs=probs, submission=submission, model=model, images=images, ids=ids, thresh=thresh, out=out)
-    cols = ['cls','name','support','predicted','precision','recall','f1']
-    print(r.per_class[cols].to_string(index=False, float_format=lambda v: f'{v:.3f}', na_rep='-'))
+    if labels is None and not cells: raise SystemExit("hpa-evaluate: --labels is required: the labelled table to score against (or --cells, --masks and --cell-labels for an HPA 2021 cell submission).")
+    with cli_errors('hpa-evaluate'): r = evaluate_files(labels, probs=probs, submission=submission, model=model, images=images, ids=ids, thresh=thresh, out=out,
+                                                        cells=cells, masks=masks, cell_labels=cell_labels)
+    print(r.table())
     print(r.summary())
     print(f"hpa-evaluate: report in {out}")
     return r
@@ -154,6 +162,8 @@ def hpa_predict(
     channels_last:store_true=False, # Run the models in channels_last memory format (faster convolutions on GPU)
     skip_bad:store_true=False,# Skip samples whose images cannot be read (no row in OUT) and list them in OUT_skipped.csv beside OUT
     quiet:store_true=False,   # No progress bar
+    stains:str=None,          # Microscope files (.ome.tif, .czi, .nd2): which channel is which stain, e.g. protein=1,nucleus=0,microtubules=2 (channels from 0; er=zeros for a blank ER); default from their channel names
+    z:str=None,               # Microscope z-stacks: max (maximum projection, the default) or a plane number from 0
 ):
     "Predict images with one model or an ensemble and write a submission CSV (and optionally the probabilities): `predict_submission`"
     with cli_errors('hpa-predict'):
@@ -161,7 +171,7 @@ def hpa_predict(
         if tta not in ('none','mean','max'): raise HPADataError(f"--tta {tta!r} is not an option: use none, mean or max.")
         fn,ids,_,fmt = predict_submission(list(models), images=images, csv=csv, out=out, probs=probs, tta=None if tta=='none' else tta, thresh=thresh,
                                       rule=rule, min_labels=min_labels, cascade=cascade, fmt=fmt, bs=bs, dupes=dupes, mixed_precision=mixed_precision,
-                                      channels_last=channels_last, skip_bad=skip_bad, progress=not quiet)
+                                      channels_last=channels_last, skip_bad=skip_bad, progress=not quiet, stains=stains, z=z)
     if fn is None: return None  # under a launcher, rank 0 writes
     print(f"hpa-predict: wrote {len(ids)} {fmt} predictions by {len(models)} model(s){'' if tta=='none' else f' with {tta} TTA'} to {fn}"
           + (f"; probabilities to {probs}" if probs else ''))
@@ -175,7 +185,7 @@ _NEXT = """Next, with your own images (Kaggle 2018 or 2021 layout, HPAv18 JPEGs,
 Read mymodel/MODEL.md for what was trained; the README has the GPU recipe for 512 px images."""
 
 DEMO_CLASSES = (0,1,2,6,12,14,21,25)  # nucleoplasm, nuclear membrane, nucleoli, ER, actin, microtubules, plasma membrane, cytosol
-DEMO_RECIPE = dict(arch='tf_efficientnet_lite0', pretrained=True, schedule='full:12:5e-3', lr_mult=10)  # ImageNet weights from the `weights` extra
+DEMO_RECIPE = dict(arch='tf_efficientnet_lite0', pretrained=True, schedule='full:12:5e-3', lr_mult=10, norm='data')  # ImageNet weights from the `weights` extra; the data's statistics, as measured
 DEMO_SCRATCH = dict(arch='resnet18', schedule='full:16:1e-2')  # without them
 
 def _demo_recipe()->tuple:

@@ -21,10 +21,12 @@ from .core import _atomic
 from .export import load_hpa
 from .inference import model_thresh
 from .interpret import HPAInterpretation
+from .cellsub import cell_map, read_cell_labels
 
 # %% auto #0
 __all__ = ['PICTURES', 'REPORT_FILES', 'EvalReport', 'evaluate', 'read_probs', 'read_submission', 'model_probs', 'align_preds',
-           'per_class_md', 'plot_f1_per_class', 'plot_f1_vs_thresh', 'write_report', 'write_pictures', 'evaluate_files']
+           'per_class_md', 'plot_f1_per_class', 'plot_f1_vs_thresh', 'write_report', 'write_pictures', 'CellReport',
+           'plot_ap_per_class', 'write_cell_report', 'evaluate_cells', 'evaluate_files']
 
 # %% ../nbs/12_evaluate.ipynb #556f6310
 class EvalReport:
@@ -77,6 +79,11 @@ class EvalReport:
         return (f"macro F1 {self.macro_f1_present:.4f} over the {self.n_present} classes present in the labels\n"
                 f"macro F1 {self.macro_f1_all:.4f} over all {len(self.classes)} classes, competition style (a class without examples counts 0)\n"
                 f"micro F1 {self.micro_f1:.4f}; {self.n} samples; threshold {self.thresh_str}" + pics + ''.join(f'\n{o}' for o in self.notes))
+
+    def table(self)->str:
+        "The per-class table as `hpa-evaluate` prints it"
+        cols = ['cls','name','support','predicted','precision','recall','f1']
+        return self.per_class[cols].to_string(index=False, float_format=lambda v: f'{v:.3f}', na_rep='-')
 
     def __repr__(self): return f"EvalReport({self.source or 'predictions'})\n{self.summary()}"
 
@@ -263,9 +270,15 @@ def plot_f1_vs_thresh(r:EvalReport, ax=None, figsize=(6,4)):
 # %% ../nbs/12_evaluate.ipynb #7aca59fe
 PICTURES = ('top_losses.png', 'confused_pairs.png', 'f1_vs_threshold_per_class.png', 'cam.png')  # what `write_pictures` can write
 
+def _check_report_dir(out):
+    "Refuse, before any work, a report folder `out` that is a file (or lies in one)"
+    p = Path(out)
+    bad = next((o for o in [p, *p.parents] if o.exists() and not o.is_dir()), None)
+    if bad is not None: raise HPADataError(f"--out {out} cannot be the report folder: {bad} is a file, not a folder.")
+
 def write_report(r:EvalReport, folder:str|Path='report')->Path:
     "Write metrics.json, per_class.csv, per_class.md, f1_per_class.png and (with probabilities) f1_vs_threshold.png to `folder`; remove stale `PICTURES` that `r` lacks"
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = make_dir(folder, 'report folder')
     _atomic(folder/'metrics.json', lambda f: Path(f).write_text(json.dumps(r.metrics(), indent=1)+'\n'))
     _atomic(folder/'per_class.csv', lambda f: r.per_class.round(4).to_csv(f, index=False))
     _atomic(folder/'per_class.md', lambda f: Path(f).write_text(per_class_md(r)))
@@ -275,12 +288,12 @@ def write_report(r:EvalReport, folder:str|Path='report')->Path:
         _atomic(folder/fn, lambda f: ax.figure.savefig(f, format='png', dpi=80, bbox_inches='tight'))
         plt.close(ax.figure)
     if not r.is_probs and (folder/'f1_vs_threshold.png').exists(): (folder/'f1_vs_threshold.png').unlink()  # stale, from an earlier run with probabilities
-    for o in PICTURES:
-        if o not in r.pictures and (folder/o).exists(): (folder/o).unlink()  # stale, from an earlier run with a model
+    for o in (*PICTURES, 'ap_per_class.png'):
+        if o not in r.pictures and (folder/o).exists(): (folder/o).unlink()  # stale, from an earlier run with a model or of cells
     return folder
 
 # %% ../nbs/12_evaluate.ipynb #49124e17
-REPORT_FILES = ('metrics.json','per_class.csv','per_class.md','f1_per_class.png','f1_vs_threshold.png', *PICTURES)  # what a report folder may hold
+REPORT_FILES = ('metrics.json','per_class.csv','per_class.md','f1_per_class.png','f1_vs_threshold.png', *PICTURES, 'ap_per_class.png')  # what a report folder may hold
 
 def _save(fig, fn):
     _atomic(fn, lambda f: fig.savefig(f, format='png', dpi=80, bbox_inches='tight'))
@@ -294,7 +307,7 @@ def write_pictures(
     n_cam:int=4,              # Images in `cam.png`
 )->list:
     "Write `top_losses.png`, `confused_pairs.png`, `f1_vs_threshold_per_class.png` and `cam.png` of `interp` to `folder`; returns their names"
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = make_dir(folder, 'report folder')
     figs = dict(zip(PICTURES[:3], (lambda: interp.plot_top_losses(k), interp.plot_confusion, interp.plot_f1_vs_thresh)))
     figs['cam.png'] = lambda: interp.plot_cam(interp.top_losses(n_cam)[1].tolist())
     r.pictures,r.notes = [],[]
@@ -304,9 +317,85 @@ def write_pictures(
         r.pictures.append(fn)
     return r.pictures
 
+# %% ../nbs/12_evaluate.ipynb #1d38570c
+class CellReport:
+    "The HPA 2021 score of the cell submission `source`: mAP at IoU `iou` over the classes with true cells, and the per-class table"
+    def __init__(self, map:float, per_class:pd.DataFrame, iou:float=0.6, source:str='', n_images:int=0): store_attr()
+
+    @property
+    def n_present(self)->int: return int((self.per_class.true_cells>0).sum())
+
+    def metrics(self)->dict:
+        "The headline numbers and each class's AP, JSON-ready"
+        pc = self.per_class
+        return dict(source=self.source, metric=f'mAP@{self.iou:g} (HPA 2021 single-cell, Open Images AP)', map=self.map, iou=self.iou,
+                    n_images=self.n_images, n_true_cells_per_class=int(pc.true_cells.sum()), n_predictions=int(pc.predicted.sum()),
+                    n_classes=len(pc), n_classes_present=self.n_present,
+                    ap_per_class={o.name: (None if pd.isna(o.ap) else float(o.ap)) for o in pc.itertuples()})
+
+    def summary(self)->str:
+        "Headline lines as printed by `hpa-evaluate`"
+        pc = self.per_class
+        return (f"mAP {self.map:.4f} at IoU {self.iou:g} over the {self.n_present} classes with true cells (HPA 2021 single-cell metric; a class without true cells is skipped)\n"
+                f"{self.n_images} images, {int(pc.true_cells.sum())} true (cell, class) pairs, {int(pc.predicted.sum())} predictions, {int(pc.tp.sum())} of them matched")
+
+    def table(self)->str:
+        "The per-class table as `hpa-evaluate` prints it"
+        return self.per_class.to_string(index=False, float_format=lambda v: f'{v:.3f}', na_rep='-')
+
+    def __repr__(self): return f"CellReport({self.source or 'cells'})\n{self.summary()}"
+
+def plot_ap_per_class(r:CellReport, ax=None, figsize=(8,5)):
+    "Horizontal bars of each class's AP; classes without true cells in grey, marked 'no true cells'"
+    if ax is None: _,ax = plt.subplots(figsize=figsize)
+    pc,ys = r.per_class,np.arange(len(r.per_class))
+    ax.barh(ys, pc.ap.fillna(0), color=np.where(pc.true_cells>0, 'tab:blue', 'lightgrey'))
+    ax.set_yticks(ys, [f'{o.cls} {o.name} (n={o.true_cells})' for o in pc.itertuples()], fontsize=7)
+    for o in pc.itertuples():
+        ax.text(0.01 if pd.isna(o.ap) else o.ap, o.cls, f'no true cells{f", {o.fp} false pos." if o.fp else ""}' if pd.isna(o.ap) else f' {o.ap:.2f}',
+                va='center', fontsize=7, color='dimgrey' if pd.isna(o.ap) else 'black')
+    ax.axvline(r.map, color='tab:red', ls='--', lw=1, label=f'mAP@{r.iou:g}: {r.map:.3f}')
+    ax.invert_yaxis(); ax.set_xlim(0, 1.08); ax.set_xlabel(f'average precision at IoU {r.iou:g}')
+    ax.legend(loc='center right', fontsize=7)
+    return ax
+
+def write_cell_report(r:CellReport, folder:str|Path='report')->Path:
+    "Write metrics.json, per_class.csv, per_class.md and ap_per_class.png of `r` to `folder`; remove the image-level report files"
+    folder = make_dir(folder, 'report folder')
+    _atomic(folder/'metrics.json', lambda f: Path(f).write_text(json.dumps(r.metrics(), indent=1)+'\n'))
+    _atomic(folder/'per_class.csv', lambda f: r.per_class.round(4).to_csv(f, index=False))
+    hdr = '| class | name | true cells | predicted | TP | FP | AP |\n|---:|:---|---:|---:|---:|---:|---:|\n'
+    rows = [f"| {o.cls} | {o.name} | {o.true_cells} | {o.predicted} | {o.tp} | {o.fp} | {_fmt(o.ap)} |" for o in r.per_class.itertuples()]
+    md = f"# Per-class scores: {r.source or 'cells'}\n\n" + '\n'.join(f'- {o}' for o in r.summary().splitlines()) + '\n\n' + hdr + '\n'.join(rows) + '\n'
+    _atomic(folder/'per_class.md', lambda f: Path(f).write_text(md))
+    _save(plot_ap_per_class(r).figure, folder/'ap_per_class.png')
+    for o in ('f1_per_class.png', 'f1_vs_threshold.png', *PICTURES):
+        if (folder/o).exists(): (folder/o).unlink()             # stale, from an image-level report
+    return folder
+
+def evaluate_cells(
+    cells:str|Path,       # HPA 2021 cell submission: ID,ImageWidth,ImageHeight,PredictionString
+    masks:str|Path,       # Folder of the true cell masks, `<ID>.png` (or .tif, .npy)
+    cell_labels:str|Path, # True cell table: ID,cell,Label
+    iou:float=0.6,        # IoU from which a predicted mask matches a true cell
+    out:str=None,         # Report folder; `None`: write nothing
+    labels:str=None,      # Refused: the image-level table has no say in the cell score
+)->CellReport:
+    "Score the cell submission `cells` against the true `masks` and `cell_labels` (mAP at `iou`), and write the report to `out`"
+    if labels: raise HPADataError("--labels is the image-level table; a cell submission (--cells) is scored against --masks and --cell-labels only.")
+    miss = [o for o,v in (('--masks',masks), ('--cell-labels',cell_labels)) if not v]
+    if miss: raise HPADataError(f"--cells needs {' and '.join(miss)}: the true cell masks (a folder of <ID>.png) and the true cell table (ID,cell,Label).")
+    if not Path(masks).is_dir(): raise HPADataError(f"Mask folder {masks} does not exist.")
+    if out and Path(out).resolve()==Path(masks).resolve(): raise HPADataError(f"--out {out} is the mask folder --masks: choose another report folder.")
+    if out: _check_report_dir(out); check_outputs({'out':[Path(out)/o for o in REPORT_FILES]}, dict(cells=cells, cell_labels=cell_labels))
+    m,pc = cell_map(cells, masks, cell_labels, iou)
+    r = CellReport(m, pc, iou, str(cells), n_images=read_cell_labels(cell_labels).ID.nunique())
+    if out: write_cell_report(r, out)
+    return r
+
 # %% ../nbs/12_evaluate.ipynb #784784eb
 def evaluate_files(
-    labels:str|Path,     # Labelled table (Id,Target / ID,Label / Image,Label)
+    labels:str|Path=None,# Labelled table (Id,Target / ID,Label / Image,Label); not with `cells`
     probs:str=None,      # Probabilities: CSV (id + one column per class) or .npy
     submission:str=None, # Submission CSV of 0/1 decisions (Id,Predicted / ID,Label / Image,Label)
     model:str=None,      # Exported model (model.safetensors, export.pkl or their folder), with `images`
@@ -314,13 +403,19 @@ def evaluate_files(
     ids:str=None,        # Id list for a .npy `probs`
     thresh=None,         # Threshold for probabilities; default the model's, else 0.5
     out:str=None,        # Report folder; `None`: write nothing
-)->EvalReport:
-    "Score one source of predictions against the `labels` table, and write the report to `out` (with a model, pictures of its errors too)"
-    given = [n for n,v in dict(probs=probs, submission=submission, model=model).items() if v]
-    if len(given)!=1: raise HPADataError(f"Give exactly one of --probs, --submission or --model (got {', '.join(given) or 'none'}).")
+    cells:str=None,      # HPA 2021 cell submission (ID,ImageWidth,ImageHeight,PredictionString), with `masks` and `cell_labels`
+    masks:str=None,      # Folder of the true cell masks (`<ID>.png`), for `cells`
+    cell_labels:str=None,# True cell table (ID,cell,Label), for `cells`
+)->EvalReport|CellReport:
+    "Score one source of predictions against the `labels` table (or a cell submission against the true cells), and write the report to `out` (with a model, pictures of its errors too)"
+    given = [n for n,v in dict(probs=probs, submission=submission, model=model, cells=cells).items() if v]
+    if len(given)!=1: raise HPADataError(f"Give exactly one of --probs, --submission, --model or --cells (got {', '.join(given) or 'none'}).")
+    if cells: return evaluate_cells(cells, masks, cell_labels, out=out, labels=labels)
+    if masks or cell_labels: raise HPADataError("--masks and --cell-labels are only used with --cells.")
+    if labels is None: raise HPADataError("--labels is required: the labelled table to score against.")
     if model and not images: raise HPADataError("--model needs --images, the folder holding the labelled images.")
     if images and not model: raise HPADataError("--images is only used with --model.")
-    if out: check_outputs({'out':[Path(out)/o for o in REPORT_FILES]}, dict(labels=labels, probs=probs, submission=submission, ids=ids if isinstance(ids, (str,Path)) else None))
+    if out: _check_report_dir(out); check_outputs({'out':[Path(out)/o for o in REPORT_FILES]}, dict(labels=labels, probs=probs, submission=submission, ids=ids if isinstance(ids, (str,Path)) else None))
     lbl = read_labels(labels)
     classes = lbl.attrs['classes']
     if probs:        (pids,x),src = read_probs(probs, classes, ids),str(probs)

@@ -188,7 +188,7 @@ def load_safe(fn:str|Path, cpu:bool=True)->Learner:
     n_in,n_out = len(parse_channels(meta['channels'])),len(meta['classes'])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        model,_ = create_timm_model(meta['arch'], n_out, pretrained=False, n_in=n_in, **head_kwargs(meta.get('head', 'fastai')))  # models from before `head` have fastai's
+        model = hpa_model(meta['arch'], n_out, n_in, meta.get('head', 'fastai'))  # models from before `head` have fastai's
     _check_fit(sd, model, w, m, meta)
     loss = meta.get('loss') if meta.get('loss') in ('focal','bce') else 'bce'  # 'wbce' needs the training counts: plain BCE scores alike
     learn = Learner(_placeholder_dls(meta), model, loss_func=get_loss(loss, n_out, gamma=meta.get('gamma', 2.)))

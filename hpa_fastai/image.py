@@ -17,13 +17,15 @@ from fastai.vision.all import *
 from .core import *
 from .core import _atomic
 from .labels import *
+from .micro import *
+from .micro import _read_micro
 
 # %% auto #0
 __all__ = ['STAINS', 'STAIN_RGB', 'IMG_EXTS', 'STACK_EXTS', 'MAX_PIXELS', 'NAME_MAX', 'parse_channels', 'channel_letters',
            'npy_meta', 'read_npy', 'check_image_file', 'read_image', 'to_uint8', 'stain_plane', 'cache_info',
            'find_files', 'open_hpa', 'open_item', 'hpa_composite', 'hpa_split', 'TensorImageRGBY', 'HPAOpener',
-           'RGBYBlock', 'show_batch', 'show_results', 'HPAReader', 'ids_in_folder', 'check_images', 'verify_samples',
-           'skip_bad_images']
+           'RGBYBlock', 'micro_options', 'show_batch', 'show_results', 'HPAReader', 'ids_in_folder', 'check_images',
+           'verify_samples', 'skip_bad_images']
 
 # %% ../nbs/02_image.ipynb #3e769984
 STAINS = ('red','green','blue','yellow')
@@ -218,8 +220,10 @@ def find_files(folder:Path, id:str, channels='rgby')->dict:
     if not found:
         st = _first(folder/f'{id}{e}' for e in STACK_EXTS+('.jpg','.jpeg'))
         if st: return {'stack': st}
+        mf = _first(folder/f'{id}{e}' for e in MICRO_EXTS)
+        if mf: return {'micro': mf}
         if not folder.is_dir(): raise HPADataError(f"Image folder {folder} does not exist.")
-        raise HPADataError(f"No image for id {id!r} in {folder}: looked for {id}_<stain>.png/.jpg/.tif and a stacked {id}.png/.npy/.tif.")
+        raise HPADataError(f"No image for id {id!r} in {folder}: looked for {id}_<stain>.png/.jpg/.tif, a stacked {id}.png/.npy/.tif and a microscope file {id}.ome.tif/.czi/.nd2.")
     miss = [c for c,f in per.items() if not f]
     raise HPADataError(f"Sample {id!r} in {folder} is missing its {', '.join(miss)} channel: no {id}_{miss[0]}.png/.jpg/.tif (found {', '.join(found)}).")
 
@@ -244,8 +248,15 @@ def _whole(x:np.ndarray, cs, size, have:tuple=None)->bool:
 def _hw(size)->tuple: return (size,size) if isinstance(size, int) else tuple(size)
 
 # %% ../nbs/02_image.ipynb #09dd970b
-def _read_files(fn:Path, files:dict, cs:tuple, size)->np.ndarray:
-    "Read the stains `cs` of sample `fn` from `files` (a `find_files` answer) as a `uint8` array `(C,H,W)` at `size`"
+def _read_files(fn:Path, files:dict, cs:tuple, size, micro:dict=None)->np.ndarray:
+    "Read the stains `cs` of sample `fn` from `files` (a `find_files` answer) as a `uint8` array `(C,H,W)` at `size`; `micro`: `read_micro`'s options"
+    if 'micro' in files:
+        mf,kw = files['micro'],dict(micro or {})
+        if bad:=sorted(set(kw)-{'stains','z','scale','target_um_per_px','pct'}): raise HPADataError(f"micro={micro!r}: read_micro has no option {', '.join(bad)}; use stains, z, scale, target_um_per_px or pct.")
+        check_image_file(mf)
+        x,um = _read_micro(mf, cs, max_pixels=MAX_PIXELS, **kw)
+        if um is not None and kw.get('target_um_per_px') is not None: return x   # at the model's pixel size already: keeps its field of view
+        return x if size is None else np.stack([_resize(p, size) for p in x])
     if 'stack' in files:
         st = files['stack']
         x,have = read_image(st),_cache_stains(st.parent)
@@ -262,10 +273,11 @@ def open_hpa(
     fn:str|Path,          # `folder/id`: the sample's path without the `_<stain>.ext` suffix
     channels:str='rgby',  # Stains to read, in this order
     size:int|tuple=None,  # Resize to this (area interpolation when shrinking); `None` keeps the file's size
+    micro:dict=None,      # Options of `read_micro` for a microscope file: `stains`, `z`, `scale`, `target_um_per_px`
 )->np.ndarray:
     "Read one HPA sample of any supported format as a `uint8` array `(C,H,W)`"
     fn,cs = Path(fn),parse_channels(channels)
-    return _read_files(fn, find_files(fn.parent, fn.name, cs), cs, size)
+    return _read_files(fn, find_files(fn.parent, fn.name, cs), cs, size, micro)
 
 # %% ../nbs/02_image.ipynb #a75e1bf1
 def _stain_of(fn:Path)->str|None:
@@ -285,15 +297,17 @@ def _from_array(x, cs:tuple, size)->np.ndarray:
     return np.stack([_resize(p, size) for p in x]) if size is not None else np.ascontiguousarray(x)
 
 def open_item(
-    item,                 # `folder/<id>`, one of its files `folder/<id>_<stain>.png`, a stacked `<id>.npy/.png/.tif`, or an array/tensor
+    item,                 # `folder/<id>`, one of its files `folder/<id>_<stain>.png`, a stacked `<id>.npy/.png/.tif`, a microscope file `<id>.ome.tif/.czi/.nd2`, or an array/tensor
     channels:str='rgby',  # Stains to read, in this order
     size:int|tuple=None,  # Resize to this; `None` keeps the size
+    micro:dict=None,      # Options of `read_micro` for a microscope file: `stains`, `z`, `scale`, `target_um_per_px`
 )->np.ndarray:
     "Read one image, given as a sample path, one of its files or an array, as a `uint8` array `(C,H,W)`"
     cs = parse_channels(channels)
     if isinstance(item, (np.ndarray, Tensor)): return _from_array(item, cs, size)
     fn = Path(item)
-    if fn.suffix.lower() not in IMG_EXTS+STACK_EXTS or not os.path.lexists(fn): return open_hpa(fn, cs, size)   # (a FIFO or link to nothing is read, and refused, as the file it is)
+    if is_micro(fn) and os.path.lexists(fn): return _read_files(fn, {'micro': fn}, cs, size, micro)
+    if fn.suffix.lower() not in IMG_EXTS+STACK_EXTS or not os.path.lexists(fn): return open_hpa(fn, cs, size, micro)   # (a FIFO or link to nothing is read, and refused, as the file it is)
     if st:=_stain_of(fn): return open_hpa(fn.parent/fn.stem[:-len(st)-1], cs, size)
     return _read_files(fn.with_suffix(''), {'stack': fn}, cs, size)
 
@@ -318,9 +332,9 @@ _default_channels = {4:'rgby', 3:'rgb', 1:'g'}
 class TensorImageRGBY(TensorImage):
     "A multi-channel fluorescence image `(C,H,W)`; `channels` names its stains; it shows as the HPA composite"
     @classmethod
-    def create(cls, fn, channels:str='rgby', size:int|tuple=None)->TensorImageRGBY:
+    def create(cls, fn, channels:str='rgby', size:int|tuple=None, micro:dict=None)->TensorImageRGBY:
         "Open `fn` (sample `folder/id`, one of its files, or an array: see `open_item`) with stains `channels`, resized to `size`"
-        return cls(torch.from_numpy(open_item(fn, channels, size)), channels=channel_letters(channels))
+        return cls(torch.from_numpy(open_item(fn, channels, size, micro)), channels=channel_letters(channels))
 
     @property
     def stains(self)->str:
@@ -339,18 +353,33 @@ class TensorImageRGBY(TensorImage):
 # %% ../nbs/02_image.ipynb #38fd9df4
 class HPAOpener(DisplayedTransform):
     "Open a sample path (or any input of `open_item`) as a `TensorImageRGBY`; a `Transform` subclass so an exported `Learner` pickles it"
-    def __init__(self, channels:str='rgby', size:int|tuple=None):
+    def __init__(self, channels:str='rgby', size:int|tuple=None, micro:dict=None):
         super().__init__()
-        self.channels,self.size = channel_letters(channels),size
-    def encodes(self, fn): return TensorImageRGBY.create(fn, self.channels, self.size)
+        self.channels,self.size,self.micro = channel_letters(channels),size,micro
+    def encodes(self, fn): return TensorImageRGBY.create(fn, self.channels, self.size, getattr(self, 'micro', None))   # (a Learner exported before `micro` has none)
     __repr__ = basic_repr('channels,size')
 
 def RGBYBlock(
     channels:str='rgby',  # Stains to read: 'rgby', 'rgb', 'g', ... (letters of rgby, in the order wanted)
     size:int|tuple=None,  # Resize every image to this on load (area interpolation); `None` keeps file sizes
+    micro:dict=None,      # Options of `read_micro` for microscope files: `stains`, `z`, `scale`, `target_um_per_px`
 )->TransformBlock:
     "A `TransformBlock` for HPA images of any supported format, as `TensorImageRGBY`"
-    return TransformBlock(type_tfms=HPAOpener(channels, size), batch_tfms=IntToFloatTensor)
+    return TransformBlock(type_tfms=HPAOpener(channels, size, micro), batch_tfms=IntToFloatTensor)
+
+@contextlib.contextmanager
+def micro_options(
+    dls:DataLoaders,      # The `DataLoaders` of a `Learner` (`learn.dls`); its `test_dl`s share its `HPAOpener`
+    **kw,                 # Options of `read_micro`: `stains`, `z`, `scale`, `target_um_per_px`; `None` values are left out
+):
+    "Read microscope files in `dls` (and the loaders `test_dl` makes from it) with the options `kw` while in the block"
+    ds = [getattr(dls, o, None) for o in ('train_ds','valid_ds')]
+    ops = list({id(o):o for d in ds if getattr(d, 'tls', None) for o in d.tls[0].tfms.fs if isinstance(o, HPAOpener)}.values())
+    old = [getattr(o, 'micro', None) for o in ops]
+    for o,m in zip(ops, old): o.micro = {**(m or {}), **{k:v for k,v in kw.items() if v is not None}}
+    try: yield ops
+    finally:
+        for o,m in zip(ops, old): o.micro = m
 
 # %% ../nbs/02_image.ipynb #e83ad8b6
 import textwrap
@@ -496,9 +525,10 @@ def ids_in_folder(path:str|Path)->list:
     path = Path(path)
     if not path.is_dir(): raise HPADataError(f"Image folder {path} does not exist.")
     sfx = tuple(f'_{c}' for c in STAINS)
-    stems = [o.stem for o in get_files(path, extensions=IMG_EXTS+STACK_EXTS, recurse=False)]   # fastai's: files only, hidden ones skipped
+    fns = get_files(path, extensions=IMG_EXTS+STACK_EXTS+('.czi','.nd2'), recurse=False)   # fastai's: files only, hidden ones skipped
+    stems = [o.name[:-len(micro_ext(o))] if is_micro(o) else o.stem for o in fns]   # `<id>.ome.tif` is sample <id>
     ids = sorted({next((s[:-len(x)] for x in sfx if s.endswith(x)), s) for s in stems})
-    if not ids: raise HPADataError(f"Image folder {path} has no images (.png, .jpg, .tif or .npy).")
+    if not ids: raise HPADataError(f"Image folder {path} has no images (.png, .jpg, .tif, .npy, .ome.tif, .czi or .nd2).")
     return ids
 
 # %% ../nbs/02_image.ipynb #160f5543
@@ -510,17 +540,17 @@ def check_images(df:pd.DataFrame, path:Path, channels='rgby', max_shown:int=5):
         except HPADataError as e: bad.append(str(e))
     if bad: raise HPADataError(f"{len(bad)} of {len(df)} samples have no usable image in {path}, e.g.: " + ' | '.join(bad[:max_shown]))
 
-def verify_samples(df:pd.DataFrame, path:Path, channels='rgby', size=None)->pd.DataFrame:
-    "Open every sample of `df` in `path` (in threads); the table `id, reason` of those that cannot be used"
+def verify_samples(df:pd.DataFrame, path:Path, channels='rgby', size=None, micro:dict=None)->pd.DataFrame:
+    "Open every sample of `df` in `path` (in threads; microscope files with `read_micro` options `micro`); the table `id, reason` of those that cannot be used"
     def _one(i):
-        try: open_hpa(Path(path)/i, channels, size)
+        try: open_hpa(Path(path)/i, channels, size, micro)
         except HPADataError as e: return str(e)
     errs = parallel(_one, list(df.id), n_workers=min(8, defaults.cpus), threadpool=True, progress=False)
     return pd.DataFrame({'id':[i for i,e in zip(df.id, errs) if e], 'reason':[e for e in errs if e]})
 
-def skip_bad_images(df:pd.DataFrame, path:Path, channels='rgby', size=None, report:str|Path=None)->pd.DataFrame:
+def skip_bad_images(df:pd.DataFrame, path:Path, channels='rgby', size=None, report:str|Path=None, micro:dict=None)->pd.DataFrame:
     "`df` without the samples whose images cannot be read; those are listed (id, reason) in the CSV `report`"
-    bad = verify_samples(df, path, channels, size)
+    bad = verify_samples(df, path, channels, size, micro)
     if report is not None: report = _atomic(make_dir(Path(report).parent)/Path(report).name, lambda o: bad.to_csv(o, index=False))
     if len(bad)==len(df): raise HPADataError(f"None of the {len(df)} samples in {path} has a usable image (listed in {report}), e.g.: {bad.reason.iloc[0]}")
     if len(bad): print(f"Skipped {len(bad)} of {len(df)} samples with unusable images (listed in {report}), e.g.: {bad.reason.iloc[0]}")

@@ -11,6 +11,7 @@ import numpy as np
 from fastai.vision.all import *
 from .labels import *
 from .image import *
+from .micro import parse_stains, parse_z, train_um_per_px
 from .data import dihedral
 from .core import *
 from .core import _atomic, _same
@@ -70,9 +71,12 @@ def predict(
     progress:bool=True,      # Show a progress bar
     mixed_precision:str='no',# Autocast the models to 'fp16' or 'bf16' ('no': fp32)
     channels_last:bool=False,# Run the models in `channels_last` memory format
+    stains=None,             # Microscope files: which channel is which stain, e.g. 'protein=1,nucleus=0,microtubules=2' (`hpa_fastai.micro.parse_stains`)
+    z=None,                  # Microscope z-stacks: None/'max' for the maximum projection, or a plane number from 0
 )->tuple:
     "Probabilities `(ids, probs)` of the samples `items` in folder `path`, in the order of `items`, from one model or the mean of several"
     check_precision(mixed_precision, cpu_ok=True)
+    stains,z = parse_stains(stains),parse_z(z)
     learns = _learners(models, cpu)
     path = Path(ifnone(path, '.'))
     if not path.is_dir(): raise HPADataError(f"Image folder {path} does not exist.")
@@ -86,7 +90,8 @@ def predict(
         if channels_last: cbs.append(ChannelsLast())
         def _preds(bs):
             dl = learn.dls.test_dl([path/i for i in ids], bs=bs)
-            with (learn.no_bar() if not progress else contextlib.nullcontext()), precision_ctx(rank_device() if is_distributed() else first(learn.model.parameters()).device, mixed_precision):
+            um = train_um_per_px(learn.hpa.get('size'), learn.hpa.get('fmt'))   # microscope files are rescaled to the model's pixel size
+            with micro_options(learn.dls, stains=stains, z=z, target_um_per_px=um), (learn.no_bar() if not progress else contextlib.nullcontext()), precision_ctx(rank_device() if is_distributed() else first(learn.model.parameters()).device, mixed_precision):
                 return get_preds_ordered(learn, dl, cbs=cbs, **kw)[0].float()  # under a launcher: each rank its share, gathered in order
         try: res.append(_preds(ifnone(bs, learn.dls.bs)))
         except RuntimeError as e:  # images of several sizes (a model trained without `size` takes each at its own): one at a time
@@ -218,12 +223,15 @@ def predict_submission(
     channels_last:bool=False, # Run the models in channels_last memory format
     skip_bad:bool=False,      # Skip samples whose images cannot be read (no row in `out`) and list them in OUT_skipped.csv beside `out`
     progress:bool=True,       # Show a progress bar
+    stains=None,              # Microscope files (.ome.tif, .czi, .nd2): which channel is which stain, e.g. 'protein=1,nucleus=0,microtubules=2'; default from their channel names
+    z=None,                   # Microscope z-stacks: None/'max' for the maximum projection, or a plane number from 0
 )->tuple:
     "Predict with one model or an ensemble and write a submission (and the probabilities): `hpa-predict` in one call; returns `(out, ids, probs, fmt)`"
     if tta not in (None,'mean','max'): raise HPADataError(f"tta={tta!r} is not an option: use mean, max or None.")
     if rule not in ('model','global','prior'): raise HPADataError(f"rule={rule!r} is not an option: use model, global or prior.")
     if thresh is not None and rule=='prior': raise HPADataError("thresh and rule='prior' both set the threshold: pass one of them.")
     cas = _cascade(cascade)
+    stains,z = parse_stains(stains),parse_z(z)
     images = Path(images) if images else _images_of(csv)
     skipped = Path(out).with_name(f'{Path(out).stem}_skipped.csv') if skip_bad else None
     _check_outs(list(models) if isinstance(models, (list,tuple,L)) else [models], images, csv, out, probs, thresh, dupes, skipped)
@@ -232,8 +240,10 @@ def predict_submission(
     fmt = fmt or h.get('fmt') or 'hpa2018'
     t = None if thresh is None else read_thresh(thresh, len(h['classes']))   # a bad threshold fails before any prediction
     items = csv
-    if skip_bad: items = skip_bad_images(pd.DataFrame({'id':get_ids(csv, images)}), images, h['channels'], h.get('size'), report=skipped).id.tolist()
-    ids,p = predict(learns, items, images, tta=tta, bs=bs, progress=progress, mixed_precision=mixed_precision, channels_last=channels_last)
+    if skip_bad:
+        mo = dict(stains=stains, z=z, target_um_per_px=train_um_per_px(h.get('size'), h.get('fmt')))
+        items = skip_bad_images(pd.DataFrame({'id':get_ids(csv, images)}), images, h['channels'], h.get('size'), report=skipped, micro=mo).id.tolist()
+    ids,p = predict(learns, items, images, tta=tta, bs=bs, progress=progress, mixed_precision=mixed_precision, channels_last=channels_last, stains=stains, z=z)
     if not is_rank0(): return None,ids,p,fmt  # under a launcher every rank has all the rows; rank 0 writes them
     if dupes: p = average_groups(p, ids, read_dupes(dupes))
     if t is None: t = thresh_prior(p, prior_freqs(h.get('fmt') or fmt)) if rule=='prior' else 0.5 if rule=='global' else torch.stack([model_thresh(o) for o in learns]).mean(0)

@@ -10,7 +10,7 @@ import math, textwrap, warnings
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  # raised by fastai's import under torch 2.14; nothing a user can act on
 warnings.filterwarnings('ignore', message="The 'mode.chained_assignment' option is deprecated")  # likewise, under pandas 3
 import numpy as np, pandas as pd
-from .learner import prf_per_class, f1_per_class
+from .learner import prf_per_class, f1_per_class, StagePool
 from fastai.vision.all import *
 from fastai.callback.hook import hook_output
 from .labels import *
@@ -218,10 +218,10 @@ def grad_cam(
     model:nn.Module,      # A model whose `layer` gives a (N,C,h,w) feature map
     x:Tensor,             # Input batch (N,C,H,W), as the model takes it (normalised)
     cls:int|list|Tensor,  # Class index, or one per image
-    layer:nn.Module=None, # Module whose output is explained; `None`: `model[0]`, the body of a fastai/timm model
+    layer:nn.Module=None, # Module whose output is explained; `None`: `model[0]`, the body of a fastai/timm model (its last stage for head 'stages')
 )->Tensor:
     "Grad-CAM heat maps (N,H,W) in [0,1] of class `cls` for each image of `x`, upsampled to the size of `x`"
-    layer = ifnone(layer, model[0])
+    layer = ifnone(layer, list(model[0].model.children())[-1] if isinstance(model[0], StagePool) else model[0])
     dev = first(model.parameters()).device
     x = x.as_subclass(Tensor).detach().to(dev).requires_grad_(True)  # so the activations carry a gradient even in a frozen model
     cls = torch.as_tensor(cls, device=dev).long().expand(len(x))

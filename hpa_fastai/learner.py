@@ -22,9 +22,10 @@ from .weights import *
 from .weights import _how
 
 # %% auto #0
-__all__ = ['HEADS', 'prf_per_class', 'f1_per_class', 'macro_f1', 'MacroF1', 'head_kwargs', 'init_extra_channels',
-           'init_prior_bias', 'hpa_learner', 'Stage', 'parse_schedule', 'StopOnNaN', 'StageLogger', 'rng_states',
-           'set_rng_states', 'AtomicSaveModel', 'SkipEpochs', 'Checkpoint', 'load_checkpoint', 'thresh_f1']
+__all__ = ['HEADS', 'prf_per_class', 'f1_per_class', 'macro_f1', 'MacroF1', 'head_kwargs', 'StagePool', 'hpa_model',
+           'init_extra_channels', 'init_prior_bias', 'hpa_learner', 'Stage', 'parse_schedule', 'StopOnNaN',
+           'StageLogger', 'LinearProbe', 'rng_states', 'set_rng_states', 'AtomicSaveModel', 'SkipEpochs', 'Checkpoint',
+           'load_checkpoint', 'thresh_f1']
 
 # %% ../nbs/07_learner.ipynb #a7f6c78f
 def _counts(preds, targs, thresh=0.5):
@@ -79,12 +80,30 @@ def _rgb_stem(arch, weights):
     return m.get_submodule(_stem(m, arch)).weight.detach()
 
 # %% ../nbs/07_learner.ipynb #30147456
-HEADS = {'linear': dict(lin_ftrs=[], first_bn=False, ps=0.), 'fastai': {}}  # `create_head` options of each head, for `vision_learner` and `load_safe` alike
+HEADS = {'linear': dict(lin_ftrs=[], first_bn=False, ps=0.), 'fastai': {}, 'stages': {}}  # `create_head` options of each head ('stages' builds its own)
 
 def head_kwargs(head:str)->dict:
-    "The `create_head` options of `head` ('linear' or 'fastai')"
+    "The `create_head` options of `head` ('linear', 'fastai' or 'stages')"
     if head not in HEADS: raise HPADataError(f"head={head!r} is not one of {', '.join(HEADS)}.")
     return HEADS[head]
+
+class StagePool(nn.Module):
+    "A timm `features_only` body whose every stage's maps are pooled to their mean, max and std per channel, concatenated"
+    def __init__(self, model:nn.Module): super().__init__(); self.model = model
+    def forward(self, x): return torch.cat([torch.cat([f.mean((2,3)), f.amax((2,3)), f.std((2,3))], 1) for f in self.model(x)], 1)
+
+def hpa_model(
+    arch:str,              # timm architecture name
+    n_out:int,             # Classes
+    n_in:int=4,            # Stains
+    head:str='linear',     # 'linear', 'fastai' or 'stages'
+    pretrained:bool=False, # timm's `pretrained`
+    **kwargs               # Passed to `timm.create_model`, e.g. `pretrained_cfg_overlay`
+)->nn.Module:
+    "The network `hpa_learner` trains and `load_safe` rebuilds: `Sequential(body, head)`, the head ending in one `Linear`"
+    if head!='stages': return create_timm_model(arch, n_out, pretrained=pretrained, n_in=n_in, **head_kwargs(head), **kwargs)[0]
+    body = timm.create_model(arch, pretrained=pretrained, features_only=True, in_chans=n_in, **kwargs)
+    return nn.Sequential(StagePool(body), nn.Sequential(nn.Linear(3*sum(body.feature_info.channels()), n_out)))
 
 # %% ../nbs/07_learner.ipynb #dd7d4587
 _extra_inits = ('red','mean_rb','zero','timm')
@@ -143,7 +162,7 @@ def hpa_learner(
     loss:str='focal',        # 'focal', 'bce' or 'wbce' (class-weighted BCE)
     gamma:float=2.,          # Focal loss gamma
     thresh:float=0.5,        # Decision threshold for the metrics and `predict`
-    head:str='linear',       # 'linear': pooled features into one Linear, its bias at each class's training log-odds; 'fastai': fastai's two-layer head
+    head:str='linear',       # 'linear': pooled features into one Linear, its bias at each class's training log-odds; 'fastai': fastai's two-layer head; 'stages': every stage's pooled features into one Linear
     loss_func=None,          # A loss of your own instead of `loss`; it should decode with a `thresh`, as fastai's `BCEWithLogitsLossFlat` does
     metrics=None,            # Metrics added to macro F1
     **kwargs
@@ -162,6 +181,11 @@ def hpa_learner(
     def make(w):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
+            if head=='stages':
+                model = hpa_model(arch, len(classes), len(chans), 'stages', pretrained, **_timm_kwargs(arch, pretrained, w))
+                l = Learner(dls, model, loss_func=lf, metrics=[MacroF1(thresh), *L(metrics)], splitter=lambda m: L(m[0], m[1]).map(params), **kwargs)
+                if pretrained: l.freeze()  # as `vision_learner` leaves a pretrained body
+                return l
             return vision_learner(dls, arch, n_in=len(chans), normalize=False, pretrained=pretrained, loss_func=lf,
                                   metrics=[MacroF1(thresh), *L(metrics)], **_timm_kwargs(arch, pretrained, w), **(head_kwargs(head)|kwargs))
     try: learn = make(weights)
@@ -172,7 +196,7 @@ def hpa_learner(
         learn = make(weights)
     if pretrained: init_extra_channels(learn, arch, weights, extra_init)
     out = learn.model[-1][-1]
-    if head=='linear' and getattr(out, 'bias', None) is not None: init_prior_bias(out, counts/max(len(dls.train_ds),1))  # `lin_ftrs` etc. in `kwargs` may build a head without one
+    if head in ('linear','stages') and getattr(out, 'bias', None) is not None: init_prior_bias(out, counts/max(len(dls.train_ds),1))  # `lin_ftrs` etc. in `kwargs` may build a head without one
     learn.hpa = dict(arch=arch, fmt=getattr(dls, 'fmt', None), classes=classes, channels=chans, stats=stats,
                      size=getattr(dls, 'size', None), head=head, pretrained=pretrained, loss=loss if loss_func is None else None, gamma=gamma,
                      init=_init_desc(arch, pretrained, weights))
@@ -198,18 +222,21 @@ class Stage:
         crop:int=None,   # Random-crop size for training (`None`: the whole image)
         epochs:int=1,    # Epochs of `fit_one_cycle`
         lr:float=1e-3,   # Maximum learning rate
+        probe:bool=False,# A linear probe: the head's last `Linear` fitted in closed form on the frozen body's features (`LinearProbe`)
     ): store_attr()
     def __repr__(self):
+        if self.probe: return 'probe'
         lr = f'{self.lr:g}' if not isinstance(self.lr, slice) else f'{self.lr.stop:g}'
         return f"{'full' if self.crop is None else f'crop{self.crop}'}:{self.epochs}:{lr}"
 
 def parse_schedule(s:str|list)->list:
-    "Stages from a string such as 'crop64:3:3e-3,full:2:1e-3' (or a list of `Stage`s)"
+    "Stages from a string such as 'crop64:3:3e-3,full:2:1e-3' or 'probe,full:2:1e-4' (or a list of `Stage`s)"
     if not isinstance(s, str): return list(s)
     res = []
     for o in s.split(','):
+        if o.strip()=='probe': res.append(Stage(None, 1, 1e-3, probe=True)); continue
         m = re.fullmatch(r'\s*(full|crop(\d+))\s*:\s*(\d+)\s*(?::\s*([\w.+-]+))?\s*', o)
-        if not m: raise HPADataError(f"Schedule stage {o!r} is not of the form crop<size>:<epochs>[:<lr>] or full:<epochs>[:<lr>], e.g. 'crop64:3:3e-3,full:2:1e-3'.")
+        if not m: raise HPADataError(f"Schedule stage {o!r} is not of the form crop<size>:<epochs>[:<lr>], full:<epochs>[:<lr>] or probe, e.g. 'crop64:3:3e-3,full:2:1e-3'.")
         try: lr = float(m[4]) if m[4] else 1e-3
         except ValueError: raise HPADataError(f"Schedule stage {o!r}: {m[4]!r} is not a learning rate.") from None
         check_opts(crop=int(m[2]) if m[2] else None, epochs=int(m[3]), lr=lr, src=f"--schedule stage {o.strip()!r}")
@@ -244,6 +271,48 @@ class StageLogger(Callback):
     def after_fit(self):
         if self.file is not None: self.file.close()
         self.file = None
+
+# %% ../nbs/07_learner.ipynb #6f1966fa
+def _probe_cut(model:nn.Module)->tuple:
+    "The model below its last `Linear`, and that `Linear`"
+    lin = model[-1][-1] if isinstance(model[-1], nn.Sequential) else model[-1]
+    if not isinstance(lin, nn.Linear): raise HPADataError(f"A probe stage fits the head's last Linear layer, but this model ends in {type(lin).__name__}: use head='linear' or 'fastai'.")
+    return nn.Sequential(model[0], *(model[-1][:-1] if isinstance(model[-1], nn.Sequential) else [])),lin
+
+class LinearProbe(Callback):
+    "Fit the last `Linear` in closed form on frozen features (per-class, class-balanced L2 logistic regression), in place of the training batches"
+    order = Recorder.order-2
+    def __init__(self,
+        rots:int=4, # Average each image's features over this many quarter turns
+        C:float=1., # Inverse L2 strength of scikit-learn's `LogisticRegression`, on standardised features
+    ): store_attr()
+    def feats(self, dl)->tuple:
+        "Features below the last `Linear` and targets of every batch of `dl`, as numpy arrays"
+        body,_ = _probe_cut(self.model)
+        xs,ys = [],[]
+        with torch.no_grad():
+            for x,y in dl:
+                xs.append(torch.stack([body(torch.rot90(x, k, (2,3))).flatten(1).float() for k in range(self.rots)]).mean(0).cpu())
+                ys.append(y.cpu())
+        return torch.cat(xs).numpy(),torch.cat(ys).numpy()>0.5
+    def before_train(self):
+        from sklearn.linear_model import LogisticRegression
+        self.model.eval()  # batch-norm statistics stay those of the pretrained body
+        X,Y = self.feats(undistrib_dl(self.dls.train).new(shuffle=False, drop_last=False))  # every rank fits the same head on all the images
+        mu,sd = X.mean(0),X.std(0)+1e-6
+        W,b = np.zeros((Y.shape[1],X.shape[1]), np.float32),np.zeros(Y.shape[1], np.float32)
+        for c in range(Y.shape[1]):
+            y = Y[:,c]
+            if y.all() or not y.any(): b[c] = 7. if y.all() else -7.; continue  # a class always or never present: its prior
+            lr = LogisticRegression(C=self.C, class_weight='balanced', max_iter=2000).fit((X-mu)/sd, y)
+            W[c],b[c] = lr.coef_[0]/sd, lr.intercept_[0]-(lr.coef_[0]*mu/sd).sum()  # the standardisation folded in
+        lin = _probe_cut(self.model)[1]
+        with torch.no_grad(): lin.weight.copy_(tensor(W)); lin.bias.copy_(tensor(b))
+        self.bce = F.binary_cross_entropy(torch.sigmoid(tensor(X@W.T+b)).clamp(1e-6, 1-1e-6), tensor(Y).float())
+        raise CancelTrainException
+    def after_train(self):  # before the `Recorder`'s: log the probe's BCE on its features as the epoch's train_loss
+        self.recorder.cancel_train = False
+        self.recorder.smooth_loss.val,self.recorder.smooth_loss.count = self.bce,10**6
 
 # %% ../nbs/07_learner.ipynb #526280a6
 def rng_states()->dict:
@@ -358,23 +427,25 @@ def fit_progressive(
 ):
     "Train through `schedule`, fastai's `fine_tune` over progressive resizing: the head alone first when pretrained, then every layer, one `fit_one_cycle` per stage"
     stages,pre = parse_schedule(schedule),self.hpa.get('pretrained', False)
-    freeze_epochs,lr_mult = ifnone(freeze_epochs, int(pre)),ifnone(lr_mult, 100. if pre else 1.)
+    freeze_epochs,lr_mult = ifnone(freeze_epochs, int(pre and not stages[0].probe)),ifnone(lr_mult, 100. if pre else 1.)  # a probe first fits the head itself
     if freeze_epochs<0 or lr_mult<1: raise HPADataError(f"freeze_epochs={freeze_epochs} and lr_mult={lr_mult} must be at least 0 and 1.")
     lrs = [o.lr if isinstance(o.lr, slice) or lr_mult==1 else slice(o.lr/lr_mult, o.lr) for o in stages]
-    fits = ([(0, freeze_epochs, _max_lr(stages[0].lr), True)] if freeze_epochs else []) + [(i, s.epochs, lr, False) for i,(s,lr) in enumerate(zip(stages, lrs))]
+    fits = ([(0, freeze_epochs, _max_lr(stages[0].lr), 'head')] if freeze_epochs else []) + [(i, s.epochs, lr, 'probe' if s.probe else 'all') for i,(s,lr) in enumerate(zip(stages, lrs))]
     cbs = L(cbs)
     _check_loggers(self, cbs, log)
     start,done,best = (resume['fit'], resume['done'], None) if resume else (0, 0, None)
     if resume and done>=fits[start][1]:  # the checkpoint closed a fit: go on with the next one
-        if save_best and not resume['ended'] and not fits[start][3]: best = fits[start][0]
+        if save_best and not resume['ended'] and fits[start][3]=='all': best = fits[start][0]
         start,done = start+1,0
     if resume: _truncate_log(self.path/log, resume['hist_rows'])
-    for j,(i,n,lr,frozen) in enumerate(fits):
+    for j,(i,n,lr,kind) in enumerate(fits):
         if j<start: continue
+        frozen = kind!='all'  # the head alone, by SGD or by a probe
         first_fit = resume is not None and j==start
         if first_fit and not done: set_rng_states(resume['rng'])  # the next fit's DataLoaders are built from this state
         self.dls = dls_fn(stages[i].crop)
-        fcbs = [StageLogger(log, stage='head' if frozen else i, append=j>0 or resume is not None), StopOnNaN('head' if frozen else str(stages[i]), lr)]
+        fcbs = [StageLogger(log, stage=kind if frozen else i, append=j>0 or resume is not None), StopOnNaN(kind if frozen else str(stages[i]), lr)]
+        if kind=='probe': fcbs.append(LinearProbe())
         if save_best and not frozen: fcbs.append(AtomicSaveModel(monitor='valid_loss', fname=f'stage{i}', best=resume['best'] if first_fit and done else None))
         if checkpoint is not None: fcbs.append(Checkpoint(j, checkpoint, log=log))
         for o in [*cbs, *self.cbs]:
@@ -383,7 +454,7 @@ def fit_progressive(
         elif not all(p.requires_grad for p in self.model.parameters()): self.unfreeze()  # every layer trains in every stage (a pretrained body comes frozen from `vision_learner`)
         if first_fit:
             _restore(self, resume, mid=done>0, best=best)
-            if not done and j>0 and fits[j-1][3]: self.opt.clear_state()  # as the `unfreeze` after the head-only fit did
+            if not done and j>0 and fits[j-1][3]!='all': self.opt.clear_state()  # as the `unfreeze` after the head-only fit did
         self.fit_one_cycle(n, lr, cbs=fcbs+([SkipEpochs(done, resume['smooth'])] if first_fit and done else [])+list(cbs), **(dict(pct_start=0.99) if frozen else {})|kwargs)
     if resume is not None and start>=len(fits):  # killed after the last epoch, before the export
         set_rng_states(resume['rng'])

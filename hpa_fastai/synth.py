@@ -19,7 +19,7 @@ from .core import _atomic, _jsonable
 from .labels import *
 
 # %% auto #0
-__all__ = ['PATTERNS', 'SynthCells', 'splat', 'fibre', 'texture', 'synth_image', 'sample_labels', 'make_synth']
+__all__ = ['PATTERNS', 'MASKS', 'CELLS', 'SynthCells', 'splat', 'fibre', 'texture', 'synth_image', 'sample_labels', 'make_synth']
 
 # %% ../nbs/03_synth.ipynb #e362644d
 def _dirs(t): return np.array([np.sin(t),np.cos(t)]), np.array([np.cos(t),-np.sin(t)])  # (y,x) unit vectors u,v of an ellipse at angle t
@@ -69,6 +69,7 @@ class SynthCells:
         self.dedge = distance_transform_edt(~self.edge)            # distance to the nearest outline
         self.rn_map = np.where(self.cell, self.rn[own], self.rn.mean())
         self.nucleoli = [self.on_nuc(k, rng.uniform(0,2*np.pi,m), rng.uniform(0,0.55,m)) for k,m in enumerate(rng.integers(2,5,n))]
+        self.allow = None                                          # cells a pattern may draw in (bool per cell) while drawing single-cell truth; `None`: any
 
     def on_nuc(self, k, phi, r=1.):
         "Points at angles `phi` on the nucleus ellipse of cell `k`, scaled by `r` (0 centre, 1 rim)"
@@ -89,6 +90,7 @@ class SynthCells:
         return self.lbl[y,x]
 
     def cellmask(self, k): return self.lbl==k+1
+    def cells_in(self, on): return np.concatenate([[False], on])[self.lbl]  # pixels of the cells `k` with `on[k]`
     def __repr__(self): return f"SynthCells({self.n} cells, {self.sz}px)"
 
 # %% ../nbs/03_synth.ipynb #8500820e
@@ -125,7 +127,8 @@ def _norm(x): return x/max(float(x.max()),1e-6)
 
 # %% ../nbs/03_synth.ipynb #1a9907f8
 def _who(c, rng, p=0.85):
-    "Per-cell brightness: 0 for cells that don't express the protein (at least one does)"
+    "Per-cell brightness: 0 for cells that don't express the protein (at least one does); with `c.allow`, exactly the allowed cells express it"
+    if c.allow is not None: return np.where(c.allow, rng.uniform(0.5,1,c.n), 0.)
     w = np.where(rng.random(c.n)<p, rng.uniform(0.5,1,c.n), 0.)
     if not w.any(): w[rng.integers(c.n)] = 1.
     return w
@@ -153,7 +156,9 @@ def _nucleoplasm(c, rng):
 def _ring(d, w): return np.exp(-d**2/(2*w**2))
 def _nuclear_membrane(c, rng): return _wmap(c, _who(c, rng, 0.95)) * _ring((c.dn-1)*c.rn_map, 0.9*c.sc)
 def _plasma_membrane(c, rng):  return _wmap(c, _who(c, rng, 0.95)) * _ring(c.dedge, 0.9*c.sc) * texture(c.sz, rng, 2*c.sc, 0.3)
-def _cell_junctions(c, rng):   return gaussian_filter(c.touch.astype(float), 1.2*c.sc) if c.touch.any() else _plasma_membrane(c, rng)
+def _cell_junctions(c, rng):
+    t = c.touch if c.allow is None else c.touch & c.cells_in(c.allow)
+    return gaussian_filter(t.astype(float), 1.2*c.sc) if t.any() else _plasma_membrane(c, rng)
 def _cytosol(c, rng):          return _wmap(c, _who(c, rng, 0.95)) * c.cyto * texture(c.sz, rng, 3*c.sc, 0.3)
 def _negative(c, rng):         return np.zeros((c.sz,c.sz), np.float32)
 
@@ -233,8 +238,8 @@ def _rods_rings(c, rng):
     return splat(c.sz, rods, 1, 0.8*c.sc) + _rings(c, rng, (1,3), (1.8,2.4), c.cyto)
 
 def _pair(c, rng):
-    "Two neighbouring cells (touching when possible)"
-    ks = [(i,j) for i in range(c.n) for j in range(i+1,c.n)]
+    "Two neighbouring cells (touching when possible), among the allowed ones"
+    ks = [(i,j) for i in range(c.n) for j in range(i+1,c.n) if c.allow is None or (c.allow[i] and c.allow[j])]
     d = [np.hypot(*(c.ctr[i]-c.ctr[j])) for i,j in ks]
     return ks[int(np.argmin(d))] if ks else (0,0)
 
@@ -247,7 +252,7 @@ def _bridge(c, rng):
     return _norm(splat(c.sz, line, 1, 1.*c.sc)) + _norm(splat(c.sz, line[len(line)//2], 1, 1.6*c.sc))
 
 def _mitotic_spindle(c, rng):
-    k = int(rng.integers(c.n))
+    k = int(rng.integers(c.n)) if c.allow is None else int(rng.choice(np.flatnonzero(c.allow)))
     u,v = _dirs(rng.uniform(0,2*np.pi))
     rn,ctr = c.rn[k],c.ctr[k]
     poles = [ctr+1.2*rn*u, ctr-1.2*rn*u]
@@ -283,8 +288,9 @@ def synth_image(
     size:int=128,        # Image side in pixels
     seed=0,              # Seed (int or sequence of ints) of this image
     noise:float=0.03,    # Standard deviation of the Gaussian noise added to every channel (0..1 scale)
+    cells:bool=False,    # Single-cell truth: each class shows in a random subset of the cells only, listed in `cell_labels`
 )->dict:
-    "Dict of float (0..1) `red`, `green`, `blue`, `yellow` channels of one image showing `names`, plus its `cells` layout"
+    "Dict of float (0..1) `red`, `green`, `blue`, `yellow` channels of one image showing `names`, its `cells` layout and, with `cells`, `cell_labels`"
     rng = np.random.default_rng(seed)
     c = SynthCells(size, rng)
     sz,sc = size,c.sc
@@ -293,13 +299,33 @@ def synth_image(
     red   = _norm(_fibres(c, rng, (12,20), 'rim', 1.7, 0.6, curl=0.05, msk='cyto')) + 0.15*c.cyto*texture(sz, rng, 3*sc, 0.3)
     yel   = _norm(_reticular(c, rng, 2)) + 0.25*c.cyto*np.exp(-np.clip(c.dn-1, 0, None))
     green = np.zeros((sz,sz), np.float32)
-    for o in names: green += rng.uniform(0.5,1)*_norm(PATTERNS[o](c, rng))
+    shown = [[] for _ in range(c.n)]                                 # the classes cell k shows, with `cells`
+    for o in names:
+        if not cells: green += rng.uniform(0.5,1)*_norm(PATTERNS[o](c, rng)); continue
+        c.allow = _allow(c, rng, o)
+        x = PATTERNS[o](c, rng)*c.cells_in(c.allow)
+        m = np.bincount(c.lbl.ravel(), x.ravel(), c.n+1)[1:]         # signal in each cell
+        on = c.allow & (m>0.05*m.max())                              # a blur's spill-over into a neighbour does not count
+        green += rng.uniform(0.5,1)*_norm(x*c.cells_in(on))
+        for k in np.flatnonzero(on): shown[k].append(o)
+    c.allow = None
     res = dict(red=red*rng.uniform(0.45,0.7), green=green, blue=blue, yellow=yel*rng.uniform(0.4,0.6))
     for k,x in res.items():
         x = gaussian_filter(x, 0.5*sc) + 0.02
         if noise: x = x + noise*rng.standard_normal(x.shape, dtype=np.float32)
         res[k] = np.clip(x, 0, 1)
-    return res|dict(cells=c)
+    return res|dict(cells=c)|(dict(cell_labels=shown) if cells else {})
+
+# %% ../nbs/03_synth.ipynb #1cb405fe
+def _allow(c, rng, name:str)->np.ndarray:
+    "Cells (bool per cell) that may show class `name` in an image with single-cell truth"
+    a,k = np.zeros(c.n, bool),int(rng.integers(c.n))
+    if name=='Mitotic spindle': a[k] = True
+    elif name=='Cytokinetic bridge':
+        d = np.hypot(*(c.ctr-c.ctr[k]).T); d[k] = np.inf
+        a[[k, int(d.argmin())] if c.n>1 else k] = True
+    else: a = rng.random(c.n)<rng.uniform(0.4,0.9); a[k] = True
+    return a
 
 # %% ../nbs/03_synth.ipynb #1aaf79ae
 def sample_labels(
@@ -328,6 +354,8 @@ def sample_labels(
     return res
 
 # %% ../nbs/03_synth.ipynb #f7f24c83
+MASKS,CELLS = 'masks','cells.csv'  # where an hpa2021 data set keeps its cell masks (`<path>/masks/<ID>.png`) and cell labels (`<path>/cells.csv`)
+
 def _ids(fmt, n, rng):
     "`n` unique ids that look like the real ones: uuid-like for the HPA formats, integers for Zero-to-GANs"
     if fmt.name=='z2g': return [str(o) for o in rng.choice(max(10*n,30000), n, replace=False)]
@@ -350,13 +378,16 @@ def _to8(x): return (x*255+0.5).astype(np.uint8)
 
 def _png(im:Image.Image, fn:Path): _atomic(fn, lambda o: im.save(o, format='PNG'))
 
-def _write1(o, dest, channels, size, seed, noise):
-    "Draw image `o`=(index,id,class names) and save it under `dest` as the format's PNG files (each written atomically)"
+def _write1(o, dest, channels, size, seed, noise, masks=None):
+    "Draw image `o`=(index,id,class names) and save it under `dest` as the format's PNG files (each written atomically); with a folder `masks`, also its cell mask, and return what each cell shows"
     i,id,names = o
-    d = synth_image(names, size, (seed,i), noise)
+    d = synth_image(names, size, (seed,i), noise, cells=masks is not None)
     if channels=='rgb': _png(Image.fromarray(np.stack([_to8(d[o]) for o in ('red','green','blue')],-1), 'RGB'), dest/f'{id}.png')
     else:
         for o in ('red','green','blue','yellow'): _png(Image.fromarray(_to8(d[o]), 'L'), dest/f'{id}_{o}.png')
+    if masks is None: return None
+    _png(Image.fromarray(d['cells'].lbl.astype(np.uint16)), masks/f'{id}.png')  # 16-bit grey: 0 background, k+1 cell k
+    return d['cell_labels']
 
 # %% ../nbs/03_synth.ipynb #3fa7a6f8
 def _params(f, n, size, seed, counts, min_per_class, n_labels, noise, folder, csv)->dict:
@@ -364,15 +395,15 @@ def _params(f, n, size, seed, counts, min_per_class, n_labels, noise, folder, cs
     return _jsonable(dict(fmt=f.name, n=n, size=size, seed=seed, counts=list(counts), min_per_class=min_per_class,
                           n_labels=list(n_labels), noise=float(noise), folder=folder, csv=csv))
 
-def _held(path:Path, csv:str, folder:str)->list:
-    "What a data set in `path` holds that a new one would replace: its label table `csv`, the files of its image folder `folder`"
-    dest = path/folder
-    ims = [o for o in dest.iterdir() if not o.name.startswith('.')] if dest.is_dir() else []
-    return ([f"a label table {csv}"] if (path/csv).exists() else []) + ([f"{len(ims)} file(s) in {folder}/"] if ims else [])
+def _held(path:Path, csv:str, folder:str, cells:bool=False)->list:
+    "What a data set in `path` holds that a new one would replace: its label table `csv`, the files of its image folder `folder` (with `cells`: the cell table and masks too)"
+    def _files(d): return [o for o in (path/d).iterdir() if not o.name.startswith('.')] if (path/d).is_dir() else []
+    tables,folders = [('a label table', csv)] + [('a cell table', CELLS)]*cells, [folder] + [MASKS]*cells
+    return [f"{w} {t}" for w,t in tables if (path/t).exists()] + [f"{len(_files(d))} file(s) in {d}/" for d in folders if _files(d)]
 
-def _may_write(path:Path, csv:str, folder:str, params:dict, table:str, force:bool):
+def _may_write(path:Path, csv:str, folder:str, params:dict, table:str, force:bool, cells:bool=False):
     "Refuse to write over a data set in `path` unless `force`, or hpa-synth made it with the same `params` (legacy: the very same `table`)"
-    held = _held(path, csv, folder)
+    held = _held(path, csv, folder, cells)
     if force or not held: return
     m = path/'synth.json'
     try: old = json.loads(m.read_text()) if m.is_file() else None
@@ -400,21 +431,34 @@ def make_synth(
     progress:bool=True,   # Show a progress bar
     force:bool=False,     # Write over a data set already in `path` (its label table and image files of the same names; nothing else is removed)
 )->Path:
-    "Write `n` synthetic images of format `fmt` under `path/folder` and their labels to `path/csv`; returns the CSV path"
+    "Write `n` synthetic images of format `fmt` under `path/folder` and their labels to `path/csv` (hpa2021: and cell masks and labels); returns the CSV path"
     f = get_format(fmt)
     names = class_names(f.name)
     counts = ifnone(counts, class_counts(f.name))
     _check(n, size, counts, len(names), min_per_class, n_labels, noise, seed)
+    cells = f.name=='hpa2021'
+    if cells and (folder==MASKS or csv==CELLS): raise HPADataError(f"folder={folder!r}, csv={csv!r}: an hpa2021 data set keeps its cell masks in {MASKS}/ and its cell labels in {CELLS}; choose other names.")
     rng = np.random.default_rng(seed)
     labels = sample_labels(n, counts, rng, n_labels, min_per_class, [i for i,o in enumerate(names) if o=='Negative'])
     ids = _ids(f, n, rng)
     table = pd.DataFrame({f.id_col: ids, f.label_col: [f.sep.join(map(str, o)) for o in labels]}).to_csv(index=False)
     path = Path(path)
     params = _params(f, n, size, seed, counts, min_per_class, n_labels, noise, folder, csv)
-    if path.is_dir(): _may_write(path, csv, folder, params, table, force)
+    if path.is_dir(): _may_write(path, csv, folder, params, table, force, cells)
     dest = make_dir(path/folder, 'image folder')
+    masks = make_dir(path/MASKS, 'mask folder') if cells else None
     _atomic(path/'synth.json', lambda o: Path(o).write_text(json.dumps(params, indent=1)))  # first: a run killed half-way can be rerun
     items = [(i, id, [names[o] for o in ls]) for i,(id,ls) in enumerate(zip(ids,labels))]
-    parallel(_write1, items, dest=dest, channels=f.channels, size=size, seed=seed, noise=noise,
-             n_workers=ifnone(n_workers, min(8, defaults.cpus)), threadpool=True, progress=progress and n>1)
+    shown = parallel(_write1, items, dest=dest, channels=f.channels, size=size, seed=seed, noise=noise, masks=masks,
+                     n_workers=ifnone(n_workers, min(8, defaults.cpus)), threadpool=True, progress=progress and n>1)
+    if cells: table = _write_cells(path/CELLS, f, names, ids, shown)
     return _atomic(path/csv, lambda o: Path(o).write_text(table))
+
+def _write_cells(fn:Path, f, names:list, ids:list, shown:list)->str:
+    "Write the cell table `fn` (`ID,cell,Label`) of what each cell shows (nothing: Negative); return the image table, each image's label the union of its cells'"
+    neg = names.index('Negative')
+    cl = [[sorted(names.index(o) for o in ns) or [neg] for ns in s] for s in shown]
+    def _j(ls): return f.sep.join(map(str, ls))
+    cells = pd.DataFrame([(i, k+1, _j(ls)) for i,s in zip(ids,cl) for k,ls in enumerate(s)], columns=[f.id_col, 'cell', f.label_col])
+    _atomic(fn, lambda o: cells.to_csv(o, index=False))
+    return pd.DataFrame({f.id_col: ids, f.label_col: [_j(sorted({o for ls in s for o in ls if o!=neg}) or [neg]) for s in cl]}).to_csv(index=False)

@@ -4,20 +4,26 @@ Categories (the `cat` of each case id):
 - `option`: every numeric option of every script (from the script's signature), at the edges of its declared range (`core.OPTS`,
   or the script's own `@checked` table): out-of-range values must be refused naming the option; the values just inside each
   edge must not be called out of range. Options without a declared range get the generic hostile values.
-- `list`: string options that hold lists or names (--folds, --schedule, --sizes, --cascade, --thresh, --channels, the enums).
-- `file`: each input file (label table, image, model, thresholds, probabilities, submission, dupes report, id list, image folder)
-  replaced by a folder, an empty file, a FIFO, a dangling symlink, binary garbage, an over-long name, an unreadable file,
-  a decompression bomb (images), an over-long id (label tables).
+- `list`: string options that hold lists or names (--folds, --schedule, --sizes, --cascade, --thresh, --channels, the enums), the
+  microscope channel map and z-plane (hpa-predict --stains, --z, on an OME-TIFF), and the options that only go together
+  (hpa-evaluate --cells, --masks, --cell-labels).
+- `file`: each input file (label table, image, model, thresholds, probabilities, submission, dupes report, id list, image folder;
+  microscope file, cell mask and mask folder, cell submission, cell table, crop model, bioimage.io sample) replaced by a folder,
+  an empty file, a FIFO, a dangling symlink, binary garbage, an over-long name, an unreadable file, a decompression bomb (images),
+  an over-long id (label tables).
 - `array`: stacked `.npy`/`.tif` arrays of every dtype x {normal, one NaN, one inf, out of range} and 16-bit PNGs, cached by
-  `hpa-prep` (all of them) and predicted by `hpa-predict` (one dtype per family, the non-finite floats, the other containers);
-  crafted `.npy` headers. The expected image comes from the documented dtype rule (`by_rule`), written out here: what it
-  refuses must be refused (hpa-prep: skipped and listed), what it reads must be read as it says.
-- `nonfinite`: NaN, inf and out-of-range numbers inside threshold and probability files.
+  `hpa-prep` (all of them), predicted by `hpa-predict` (one dtype per family, the non-finite floats, the other containers) and
+  segmented by `hpa-segment` (one array per kind of outcome); crafted `.npy` headers. The expected image comes from the
+  documented dtype rule (`by_rule`), written out here: what it refuses must be refused (hpa-prep: skipped and listed), what it
+  reads must be read as it says.
+- `nonfinite`: NaN, inf and out-of-range numbers inside threshold and probability files, cell submissions, cell tables and cell masks.
 - `model`: `model.json` field mutations, one per kind of failure (delete, wrong type, one element short for lists and names,
   NaN for numbers; the record-only fields deleted together), weights with NaN or inf, missing, extra or half, and a crafted
-  `export.pkl` that creates a marker file when unpickled (`hpa-predict FOLDER`, `hpa-evaluate --model FOLDER`).
+  `export.pkl` that creates a marker file when unpickled (`hpa-predict FOLDER`, `hpa-evaluate --model FOLDER`); the same kinds,
+  one case each, for `hpa-export` and `hpa-cells`, and hpa-cells given a model of other classes.
 - `collision`: every (output, input) and (output, output) pair of a script's path options set to one file; outputs into a
-  folder holding a data set.
+  folder holding a data set; the HPA 2021 commands' outputs (hpa-segment's mask folder, hpa-export's file, hpa-cells' folder,
+  hpa-evaluate --cells' report, hpa-synth --fmt hpa2021's masks/ and cells.csv) onto their inputs.
 - `debug`: `HPA_DEBUG=1` shows the traceback, in every script.
 
 For every case: either a refusal (exit status != 0, stderr one short paragraph starting `<script>: `, naming the culprit, no
@@ -27,11 +33,12 @@ changed (sha256 of every file in the case folder, before and after; on exit 0 th
 one means the input was not refused before work started (in a legal case, that it was accepted). A FIFO that a script opens is
 released by a watchdog, and the case counts as a hang. Cases whose subject is not the model share one loaded copy of it
 (`shared_model`), and each script's argument parser is built once (`_parser`): beside the imports and the shared model's
-training, the module takes ~10 s on 2 idle cores. A table of counts per category is printed at the end of the module (`-s` shows
-it) and written to `hostile.md` in pytest's temporary folder (with each failing case's command and output); `HOSTILE_SHOW=1` with
-`-s` prints every case's command and outcome."""
+training, the module takes ~25 s on 2 idle cores (bioimage.io, ~3 s to import, is reached by two cases). A table of counts per
+category is printed at the end of the module (`-s` shows it) and written to `hostile.md` in pytest's temporary folder (with each
+failing case's command and output); `HOSTILE_SHOW=1` with `-s` prints every case's command and outcome."""
 import hashlib, inspect, json, math, os, re, shlex, shutil, stat, struct, threading, time, zlib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from unittest import mock
 import numpy as np, pandas as pd, pytest
@@ -40,10 +47,20 @@ from hpa_fastai.core import OPTS, Opt
 import helpers
 from helpers import main, script
 
-SCRIPTS = ['hpa-synth','hpa-train','hpa-predict','hpa-evaluate','hpa-demo','hpa-prep','hpa-download','hpa-dupes']
+SCRIPTS = ['hpa-synth','hpa-train','hpa-predict','hpa-evaluate','hpa-demo','hpa-prep','hpa-download','hpa-dupes','hpa-segment','hpa-export','hpa-cells']
 ROOT = os.geteuid()==0   # permissions mean nothing to root: the unreadable-file cases skip
 NOWHERE = 'http://127.0.0.1:9'  # a refused connection, at once
 T = '--schedule full:1:1e-2 --size 32 --bs 8 --arch resnet10t --workers 0 --quiet'   # hpa-train: the smallest run
+# the HPA 2021 side (shared inputs in `base`): {b}/c a synthetic hpa2021 set of 4 images of 64 px with its true masks (c/masks) and cell table
+# (c/cells.csv); {b}/m21 an untrained model of its 19 classes (per-cell scoring needs them; building it trains nothing); {b}/cs hpa-cells' output on
+# it (cs/submission.csv, a cell submission); {b}/ome/o1.ome.tif the first image as an OME-TIFF z-stack (2 planes, the second the image) of
+# unnamed channels in the order of MAP
+MAP = 'nucleus=0,protein=1,microtubules=2,er=3'
+C = '{b}/m21 {b}/c/train --masks {b}/c/masks --out {d}/o --quiet'   # hpa-cells on the true masks
+CE = '--cells {b}/cs/submission.csv --masks {b}/c/masks --cell-labels {b}/c/cells.csv --out {d}/rep'   # hpa-evaluate of a cell submission
+CID = r'[0-9a-f]{8}-[0-9a-f]{4}-'   # an hpa2021 id (uuid-like), as a culprit: a message naming one of set c's files
+OME = '{b}/m --images {b}/ome --out {d}/sub.csv --probs {d}/p.csv --quiet'   # hpa-predict of the OME-TIFF
+SEG = '{b}/c/train --out {d}/masks --quiet'
 
 class _Reached(BaseException):
     "Raised by a stand-in for an expensive step: the command got past its checks into real work (a BaseException, so no handler turns it into a message)"
@@ -132,6 +149,9 @@ OPT_BASE = {
     'hpa-prep':     ('{b}/s/train --out {d}/c --sizes 32 --quiet', (PREP,)),
     'hpa-download': (f'--csv {{b}}/v18.csv --out {{d}}/v18 --base-url {NOWHERE} --retries 0 --quiet', (DOWNLOAD,)),
     'hpa-dupes':    ('{b}/s/train --out {d}/d.csv --quiet', (HASH,)),
+    'hpa-segment':  ('{b}/c/train --out {d}/masks --quiet', ()),    # the watershed on 4 images of 64 px: ~0.05 s, run for real
+    'hpa-export':   ('{b}/m --out {d}/m.onnx', ()),                 # (no numeric option)
+    'hpa-cells':    (C, ()),
 }
 
 def _with(args:str, opt:str, val:str)->str:
@@ -150,7 +170,7 @@ def option_cases()->list:
                 desc = f"{_dash(k)}={_fmt(v)}" + ('' if o else ' (no declared range)')
                 exp = 'accept' if inr else 'fail' if inr is False else 'either'
                 res.append(Case('option', s, desc, _with(base, k, _fmt(v)), expect=exp, culprit=_opt_re(k), guard=guard, opt=k,
-                                outs=('sub.csv','rep','c','x','v18','d.csv','o')))
+                                outs=('sub.csv','rep','c','x','v18','d.csv','o','masks')))
     return res
 
 # %% string options holding lists or names
@@ -159,7 +179,7 @@ LISTS = {  # script, option, the other arguments, setup, guard: values that must
     ('hpa-train','folds'):     ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['0,0', '-1', 'a', '', '0,,1', '5', '0.5', 'nan']),
     ('hpa-train','schedule'):  ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,),
                                 ['crop0:1:1e-3', 'full:0:1e-3', 'full:1:-1', 'full:1:nan', 'full:1:inf', 'crop', '', 'full:1.5:1e-3',
-                                 'full:1:11', 'crop100000:1:1e-3', 'full:1:1e-3,,full:1:1e-3', 'zoom:1:1e-3']),
+                                 'full:1:11', 'crop100000:1:1e-3', 'full:1:1e-3,,full:1:1e-3', 'zoom:1:1e-3', 'probe:1', 'Probe']),
     ('hpa-prep','sizes'):      ('{b}/s/train --out {d}/c --quiet', None, (PREP,), ['0', '-1', 'a', '', '32,,64', '7', '16385', 'nan', 'inf', '32.5']),
     ('hpa-predict','cascade'): ('{b}/m --images {b}/t/train --out {d}/sub.csv --quiet', None, (), ['0', '-1', 'nan', 'a', '', '0.5,,0.8', 'inf', '-0.5,0.5']),
     ('hpa-predict','thresh'):  ('{b}/m --images {b}/t/train --out {d}/sub.csv --quiet', None, (), ['-0.1', '1.5', 'nan', 'inf', '-inf', '']),
@@ -178,23 +198,66 @@ LISTS = {  # script, option, the other arguments, setup, guard: values that must
     ('hpa-train','oversample'): ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['bogus']),
     ('hpa-prep','format'):     ('{b}/s/train --out {d}/c --sizes 32 --quiet', None, (PREP,), ['bogus']),
     ('hpa-synth','fmt'):       ('--path {d}/x --n 10 --size 32 --quiet', None, (SYNTH,), ['bogus']),
+    # microscope files: the channel map and the z-plane (hpa-predict of the OME-TIFF {b}/ome/o1.ome.tif, whose channels have no names)
+    ('hpa-predict','stains'):  (OME, None, (), ['golgi=1', 'protein=1,protein=2', 'nucleus=0,protein=0,microtubules=2,er=3', 'nucleus=0,protein=1,microtubules=2,er=9',
+                                                'nucleus=-1,protein=1,microtubules=2,er=3', 'nucleus=0,protein=1,microtubules=2,er=1.5', 'nucleus=0,protein=1,microtubules=2',
+                                                'nucleus=0,protein=1,microtubules=2,er=DAPI', '', ',', 'protein=', '=1', 'nucleus=0=1']),
+    ('hpa-predict','z'):       (OME+' --stains '+MAP, None, (), ['-1', '1.0', 'top', 'nan', 'inf', '2', '99999999999999999999']),
+    ('hpa-train','norm'):      ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['bogus', '', 'ImageNet']),
+    ('hpa-train','head'):      ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['bogus', '']),
+    ('hpa-segment','channels'): (SEG, None, (), ['x', 'rr', '', 'rgbyr', 'rgy']),   # rgy: no nucleus stain
+    ('hpa-segment','method'):  (SEG, None, (), ['bogus', 'cellpose', 'hpacellseg']),   # cellpose, hpacellseg: without their weight files
+    ('hpa-segment','fmt'):     (SEG, None, (), ['bogus', 'jpg', '']),
+    ('hpa-export','to'):       ('{b}/m --out {d}/m.onnx', None, (), ['bogus', '', 'ONNX']),
+    ('hpa-export','license'):  ('{b}/m --to bioimageio --out {d}/p.zip', None, (), ['bogus']),   # bioimage.io: one case (its import alone takes ~3 s)
+    ('hpa-cells','method'):    (C, None, (), ['bogus', '', 'crop', 'blend', 'blend_cam']),   # crop, blend, blend_cam: without a --crop-model
 }
 # legal values: hpa-predict exits 0 with a submission; hpa-train reaches training (`full:1`: the learning rate defaults to 1e-3)
-LEGAL = {('hpa-predict','thresh'): ['0', '1', '0.3'], ('hpa-predict','cascade'): ['0.9,0.5', '1'], ('hpa-train','schedule'): ['full:1']}
+LEGAL = {('hpa-predict','thresh'): ['0', '1', '0.3'], ('hpa-predict','cascade'): ['0.9,0.5', '1'], ('hpa-train','schedule'): ['full:1', 'probe', 'probe,full:1:1e-3'],
+         ('hpa-predict','stains'): [MAP, 'nucleus=0,protein=1,microtubules=2,er=zeros', 'er=3,microtubules=2,nucleus=0,green=1'], ('hpa-predict','z'): ['max', '1', '0', ''],
+         ('hpa-train','norm'): ['data', 'imagenet'], ('hpa-train','head'): ['linear', 'fastai', 'stages'], ('hpa-cells','method'): ['image', 'cam'],
+         ('hpa-segment','fmt'): ['tif'], ('hpa-segment','channels'): ['rgby', 'bgry']}
 
 def _wrote(fn):
     def f(b, d, r): return None if (d/fn).is_file() and (d/fn).stat().st_size else f'exit 0 but no {fn} written'
     return f
 
+def _as_png(b, d, r):
+    "The OME-TIFF, mapped (and max-projected, or plane 1), is predicted as the image it holds: the probabilities of its PNGs"
+    return _check_predict(b.u21)(b, d, r)
+
+def _seg_masks(b, d, r, fmt='png'):
+    "hpa-segment wrote the masks `segment` gives each image of set c"
+    from hpa_fastai.segment import segment, read_mask
+    from hpa_fastai.image import open_hpa
+    for i in b.cids:
+        fn = d/'masks'/f'{i}_cells.{fmt}'
+        if not fn.is_file(): return f'exit 0 but no {fn.name} written'
+        if (read_mask(fn)!=segment(open_hpa(b/'c/train'/i))[0]).any(): return f'{fn.name} differs from what segment gives'
+
+LEGAL_CHECK = {('hpa-predict','stains',MAP): _as_png, ('hpa-predict','stains','er=3,microtubules=2,nucleus=0,green=1'): _as_png,
+               ('hpa-predict','z','max'): _as_png, ('hpa-predict','z','1'): _as_png, ('hpa-predict','z',''): _as_png,
+               ('hpa-segment','fmt','tif'): partial(_seg_masks, fmt='tif'), ('hpa-segment','channels','rgby'): _seg_masks}
+
+# options that only go together: hpa-evaluate's cell scoring (--cells needs --masks and --cell-labels, and excludes the image-level inputs)
+COMBOS = [
+    ('hpa-evaluate', '--cells without --masks', '--cells {b}/cs/submission.csv --cell-labels {b}/c/cells.csv --out {d}/rep', _opt_re('masks')),
+    ('hpa-evaluate', '--cells without --cell-labels', '--cells {b}/cs/submission.csv --masks {b}/c/masks --out {d}/rep', _opt_re('cell-labels')),
+    ('hpa-evaluate', '--cells with --labels', CE+' --labels {b}/s/train.csv', _opt_re('labels')),
+    ('hpa-evaluate', '--cells with --probs', CE+' --probs {b}/probs.csv', _opt_re('probs')),
+    ('hpa-evaluate', '--masks without --cells', '--labels {b}/s/train.csv --probs {b}/probs.csv --masks {b}/c/masks --out {d}/rep', _opt_re('masks')),
+    ('hpa-evaluate', '--cell-labels without --cells', '--labels {b}/s/train.csv --probs {b}/probs.csv --cell-labels {b}/c/cells.csv --out {d}/rep', _opt_re('cell-labels')),
+]
+
 def list_cases()->list:
-    res = []
+    res = [Case('list', s, desc, args, culprit=cul, outs=('rep',), guard=()) for s,desc,args,cul in COMBOS]
     for (s,k),(args,setup,guard,vals) in LISTS.items():
         for v in vals:
             res.append(Case('list', s, f'{_dash(k)}={v!r}', _with(args, k, v), setup, culprit=_opt_re(k)+(r'\b'+k+r'\b',)+(_name_re(v) if len(v)>1 else ()), guard=guard,
-                            outs=('sub.csv','c','d.csv','o','x')))
+                            outs=('sub.csv','c','d.csv','o','x','masks','m.onnx')))
         for v in LEGAL.get((s,k), []):
-            res.append(Case('list', s, f'{_dash(k)}={v!r} (legal)', _with(args, k, v), setup, expect='ok', check=_wrote('sub.csv') if s=='hpa-predict' else None,
-                            guard=guard, outs=('sub.csv','o')))
+            chk = LEGAL_CHECK.get((s,k,v)) or (_wrote('sub.csv') if s=='hpa-predict' else _wrote('o/submission.csv') if s=='hpa-cells' else None)
+            res.append(Case('list', s, f'{_dash(k)}={v!r} (legal)', _with(args, k, v), setup, expect='ok', check=chk, guard=guard, outs=('sub.csv','p.csv','o','masks')))
     return res
 
 # %% file kinds in place of an input
@@ -227,11 +290,13 @@ FOLDER_KINDS = ['file','fifo','dangling','longname','noperm']
 IMAGE_KINDS = ['folder','empty','fifo','dangling','garbage','noperm','bomb']
 # role -> (script, command with {X} for the hostile path, file name, legal file to copy (relative to b), setup, expect, kinds)
 def _copy_t(b, d): shutil.copytree(b/'t/train', d/'t')
-def _copy_m(b, d, link:bool=False):
-    "A copy of the base model in `d/m`; `link`: its weights a symlink to the base model's (cases that change only model.json: 20 MB less to copy and hash)"
-    (d/'m').mkdir(); shutil.copy(b/'m/model.json', d/'m/model.json')
-    if link: os.symlink(b/'m/model.safetensors', d/'m/model.safetensors')
-    else: shutil.copy(b/'m/model.safetensors', d/'m/model.safetensors')
+def _copy_c(b, d): shutil.copytree(b/'c', d/'c')
+def _copy_ome(b, d): shutil.copytree(b/'ome', d/'ome')
+def _copy_m(b, d, link:bool=False, src:str='m'):
+    "A copy of the base model `b/src` (m, or the hpa2021 model m21) in `d/m`; `link`: its weights a symlink to the base model's (cases that change only model.json: 20 MB less to copy and hash)"
+    (d/'m').mkdir(); shutil.copy(b/src/'model.json', d/'m/model.json')
+    if link: os.symlink(b/src/'model.safetensors', d/'m/model.safetensors')
+    else: shutil.copy(b/src/'model.safetensors', d/'m/model.safetensors')
 INPUTS = [
     ('hpa-train', 'label table', '--csv {X} --images {d}/s/train --out {d}/o '+T, 'labels.csv', 's/train.csv', _copy_s, FILE_KINDS+['longid']),
     ('hpa-train', 'dupes report', '--csv {d}/s/train.csv --dupes {X} --out {d}/o '+T, 'dupes.csv', None, _copy_s, FILE_KINDS),
@@ -254,13 +319,43 @@ INPUTS = [
     ('hpa-download', 'label table', f'--csv {{X}} --out {{d}}/v18 --base-url {NOWHERE} --retries 0 --quiet', 'v18.csv', 'v18.csv', None, FILE_KINDS),
     ('hpa-dupes', 'image folder', '{X} --out {d}/d.csv --quiet', 'imgs', 's/train', None, FOLDER_KINDS),
     ('hpa-dupes', 'image', '{d}/s/train --out {d}/d.csv --quiet', 's/train/{ID}_green.png', None, _copy_s, IMAGE_KINDS),
+    ('hpa-predict', 'microscope file', '{b}/m --images {d}/ome --stains '+MAP+' --out {d}/sub.csv --quiet', 'ome/o1.ome.tif', None, _copy_ome, ['folder','empty','fifo','dangling','garbage']),
+    ('hpa-segment', 'image folder', '{X} --out {d}/masks --quiet', 'imgs', 'c/train', None, FOLDER_KINDS),
+    ('hpa-segment', 'image', '{d}/c/train --out {d}/masks --quiet', 'c/train/{CID}_green.png', None, _copy_c, IMAGE_KINDS),
+    ('hpa-export', 'model', '{X} --out {d}/m.onnx', 'model.safetensors', 'm/model.safetensors', None, FILE_KINDS),
+    ('hpa-export', 'sample', '{b}/m --to bioimageio --sample {X} --out {d}/p.zip', 'smp.png', None, None, ['garbage']),   # bioimage.io: one case
+    ('hpa-cells', 'model', '{X} {b}/c/train --masks {b}/c/masks --out {d}/o --quiet', 'model.safetensors', 'm21/model.safetensors', None, FILE_KINDS),
+    ('hpa-cells', 'crop model', C+' --crop-model {X}', 'model.safetensors', 'm21/model.safetensors', None, FILE_KINDS),
+    ('hpa-cells', 'image folder', '{b}/m21 {X} --masks {b}/c/masks --out {d}/o --quiet', 'imgs', 'c/train', None, FOLDER_KINDS),
+    ('hpa-cells', 'image', '{b}/m21 {d}/c/train --masks {d}/c/masks --out {d}/o --quiet', 'c/train/{CID}_green.png', None, _copy_c, IMAGE_KINDS),
+    ('hpa-cells', 'id list', '{b}/m21 {b}/c/train --csv {X} --masks {b}/c/masks --out {d}/o --quiet', 'ids.csv', 'c/train.csv', None, FILE_KINDS+['longid']),
+    ('hpa-cells', 'mask folder', '{b}/m21 {b}/c/train --masks {X} --out {d}/o --quiet', 'msk', 'c/masks', None, FOLDER_KINDS),
+    ('hpa-cells', 'mask', '{b}/m21 {d}/c/train --masks {d}/c/masks --out {d}/o --quiet', 'c/masks/{CID}.png', None, _copy_c, IMAGE_KINDS),
+    ('hpa-evaluate', 'cell submission', '--cells {X} --masks {b}/c/masks --cell-labels {b}/c/cells.csv --out {d}/rep', 'sub.csv', 'cs/submission.csv', None, FILE_KINDS+['longid']),
+    ('hpa-evaluate', 'cell table', '--cells {b}/cs/submission.csv --masks {b}/c/masks --cell-labels {X} --out {d}/rep', 'cells.csv', 'c/cells.csv', None, FILE_KINDS+['longid']),
+    ('hpa-evaluate', 'mask folder', '--cells {b}/cs/submission.csv --masks {X} --cell-labels {b}/c/cells.csv --out {d}/rep', 'msk', 'c/masks', None, FOLDER_KINDS),
+    ('hpa-evaluate', 'cell mask', '--cells {b}/cs/submission.csv --masks {d}/c/masks --cell-labels {b}/c/cells.csv --out {d}/rep', 'c/masks/{CID}.png', None, _copy_c, IMAGE_KINDS),
 ]
+def _ome_as(what):
+    "ome/o1.ome.tif written another way: a TIFF without OME-XML, a time series, or a TZCYX stack that holds the same image (legal)"
+    def f(b, d):
+        import tifffile
+        (d/'ome').mkdir(); fn = d/'ome/o1.ome.tif'
+        x = b.u21[[2,1,0,3]]
+        if what=='plain TIFF': tifffile.imwrite(fn, x, ome=False)   # (tifffile writes OME-XML into a file named .ome.tif unless told not to)
+        elif what=='2 time points': tifffile.imwrite(fn, np.stack([x, x]), ome=True, metadata=dict(axes='TCYX'))
+        else: tifffile.imwrite(fn, np.stack([x//2, x])[None], ome=True, metadata=dict(axes='TZCYX'))
+    return f
+
+def _seg_named(b, d):
+    "Set c's true masks named as hpa-segment names them, <ID>_cells.png, in the folder sm"
+    (d/'sm').mkdir(); [shutil.copy(b/'c/masks'/f'{i}.png', d/'sm'/f'{i}_cells.png') for i in b.cids]
 LONG_ID = 'a'*300
 
 def _file_setup(name, valid, setup, kind, folder):
     def f(b, d):
         if setup: setup(b, d)
-        fn = d/name.format(ID=b.ids[0] if 's/' in name else b.tids[0])
+        fn = d/name.format(ID=b.ids[0] if 's/' in name else b.tids[0], CID=b.cids[0])
         if fn.exists() or fn.is_symlink(): fn.unlink()
         if kind=='longid':   # a legal table whose first id is 300 characters long
             df = pd.read_csv(b/valid); df.iloc[0, 0] = LONG_ID; df.to_csv(fn, index=False)
@@ -274,11 +369,17 @@ def file_cases()->list:
         image,folder = role=='image',role.endswith('folder')
         for k in kinds:
             c = Case('file', s, f'{role}={k}', args, _file_setup(name, valid, setup, k, folder),
-                     expect='listed' if image and s in ('hpa-prep','hpa-dupes') else 'fail',
-                     culprit=('x'*20,) if k=='longname' else ('a'*20, r'\brow\b') if k=='longid' else ('green',) if image else _name_re(Path(name).name),
-                     outs=('sub.csv','rep','c','v18','d.csv','o'), own=role=='model')
+                     expect='listed' if image and s in ('hpa-prep','hpa-dupes','hpa-segment') else 'fail',
+                     culprit=('x'*20,) if k=='longname' else ('a'*20, r'\brow\b') if k=='longid' else ('green',) if image else (CID,) if '{CID}' in name else _name_re(Path(name).name)
+                             + ((r'\bome has no images',) if role=='microscope file' else ()),   # a folder, FIFO or link is not listed as a sample: the folder holds none
+                     outs=('sub.csv','rep','c','v18','d.csv','o','masks','m.onnx','p.zip'), own=role=='model')
             if k=='noperm': c.desc += ' (skipped as root)' if ROOT else ''
             res.append(c)
+    for what in ('plain TIFF', '2 time points', '5-D TZCYX of 2 planes (legal)'):
+        res.append(Case('file', 'hpa-predict', f'microscope file = {what}', OME.replace('{b}/ome', '{d}/ome')+' --stains '+MAP, _ome_as(what),
+                        expect='ok' if 'legal' in what else 'fail', culprit=_name_re('o1.ome.tif'), check=_as_png, outs=('sub.csv','p.csv'), guard=()))
+    res.append(Case('file', 'hpa-cells', "mask folder of hpa-segment's <ID>_cells.png (legal)", '{b}/m21 {b}/c/train --masks {d}/sm --out {d}/o --quiet', _seg_named,
+                    expect='ok', check=_wrote('o/submission.csv'), outs=('o',), guard=()))
     return res
 
 # %% image arrays: dtypes x {normal, one NaN, one inf, out of range}
@@ -382,7 +483,23 @@ def array_cases()->list:
             res.append(Case('array', 'hpa-predict', f'{c}:{t}:{v}', '{b}/m --images {d}/img --out {d}/sub.csv --probs {d}/p.csv --quiet',
                             outs=('sub.csv','p.csv'), guard=(), **base))
         res.append(Case('array', 'hpa-prep', f'{c}:{t}:{v}', '{d}/img --out {d}/c --sizes 32 --workers 1 --quiet', outs=('c',), guard=(), **base))
+        if (c,t,v) in SEGMENTED or v in CRAFTED:
+            res.append(Case('array', 'hpa-segment', f'{c}:{t}:{v}', '{d}/img --out {d}/masks --quiet', outs=('masks',), guard=(), **base))
     return res
+
+# hpa-segment reads samples with the same `open_hpa`: one array per kind of outcome (read as is, scaled, refused as non-finite or out of range) and the crafted headers
+SEGMENTED = {('npy','uint8','normal'), ('npy','bool','normal'), ('npy','uint16','normal'), ('npy','float32','normal'), ('npy','float32','nan'), ('npy','float32','inf'),
+             ('npy','float16','oor'), ('npy','int64','oor'), ('npy','uint32','x257'), ('tif','float32','nan'), ('png16','uint16','normal')}
+
+def _check_seg(exp):
+    def f(b, d, r):
+        from hpa_fastai.segment import segment, read_mask
+        if exp is None: return 'exit 0 on an array the dtype rule refuses'
+        fn = d/'masks/a0_cells.png'
+        if not fn.is_file(): return f'exit {r.returncode} but no {fn.name} written'
+        m,e = read_mask(fn),segment(exp)[0]
+        return None if m.shape==e.shape and (m==e).mean()>=0.99 else f'{fn.name} is not the mask of the image the dtype rule gives ({(m==e).mean() if m.shape==e.shape else m.shape} agree)'
+    return f
 
 # %% non-finite and out-of-range numbers inside files
 def _write(rel, text):
@@ -404,7 +521,42 @@ def nonfinite_cases()->list:
             x = np.load(b/'probs.npy'); x[0,0] = float(v); np.save(d/'p.npy', x); shutil.copy(b/'probs_ids.txt', d/'p_ids.txt')
         res.append(Case('nonfinite', 'hpa-evaluate', f'probs npy with {v}', '--labels {b}/s/train.csv --probs {d}/p.npy --out {d}/rep',
                         setup, culprit=_name_re('p.npy'), outs=('rep',), guard=()))
+    # HPA 2021: a cell submission's confidence, the true cell table's numbers, a cell mask's labels
+    for v in ('nan','inf','-inf','1e999'):
+        res.append(Case('nonfinite', 'hpa-evaluate', f'cell submission confidence {v}', CE.replace('{b}/cs/submission.csv', '{d}/cs.csv'),
+                        _sub_with(v), culprit=_name_re('cs.csv'), outs=('rep',), guard=()))
+    for col,v in (('Label','19'), ('Label','-1'), ('Label','nan'), ('cell','0'), ('cell','-1'), ('cell','nan'), ('cell','1e9')):
+        res.append(Case('nonfinite', 'hpa-evaluate', f'cell table {col} {v}', CE.replace('{b}/c/cells.csv', '{d}/cells.csv'),
+                        _cells_with(col, v), culprit=_name_re('cells.csv'), outs=('rep',), guard=()))
+    for v in ('nan','-1'):
+        res.append(Case('nonfinite', 'hpa-evaluate', f'cell mask npy with {v}', CE.replace('{b}/c/masks', '{d}/c/masks'), _mask_with(v), culprit=(CID,), outs=('rep',), guard=()))
+        res.append(Case('nonfinite', 'hpa-cells', f'cell mask npy with {v}', C.replace('{b}/c/', '{d}/c/'), _mask_with(v), culprit=(CID,), outs=('o',), guard=()))
     return res
+
+def _sub_with(v):
+    "A copy of the cell submission cs/submission.csv whose first confidence is `v`"
+    def f(b, d):
+        df = pd.read_csv(b/'cs/submission.csv', dtype=str, keep_default_na=False)
+        t = df.PredictionString[0].split(); t[1] = v; df.loc[0, 'PredictionString'] = ' '.join(t)
+        df.to_csv(d/'cs.csv', index=False)
+    return f
+
+def _cells_with(col, v):
+    "A copy of the true cell table c/cells.csv whose first `col` is `v`"
+    def f(b, d):
+        df = pd.read_csv(b/'c/cells.csv', dtype=str, keep_default_na=False); df.loc[0, col] = v; df.to_csv(d/'cells.csv', index=False)
+    return f
+
+def _mask_with(v):
+    "A copy of set c whose first true mask is a .npy (in place of its .png) holding one `v`: a float mask with NaN, an int32 mask with a negative label"
+    def f(b, d):
+        _copy_c(b, d)
+        fn = d/'c/masks'/f'{b.cids[0]}.png'
+        from PIL import Image
+        m = np.asarray(Image.open(fn)).astype(np.float32 if v=='nan' else np.int32); fn.unlink()
+        m[0,0] = float(v)
+        np.save(fn.with_suffix('.npy'), m)
+    return f
 
 # %% model folders
 MODEL_KEYS = ['arch','fmt','classes','channels','stats','size','head','pretrained','loss','gamma','fold','n_folds','seed','schedule',
@@ -429,9 +581,9 @@ def _can(v, how, k=None)->bool:
     if how=='nan': return isinstance(v, (int, float)) and not isinstance(v, bool) or isinstance(v, list) and v and _can(v[0], 'nan')
     return True
 
-def _json_setup(key, how):
+def _json_setup(key, how, src='m'):
     def f(b, d):
-        _copy_m(b, d, link=True)
+        _copy_m(b, d, link=True, src=src)
         m = json.loads((d/'m/model.json').read_text())
         if how=='del': [m.pop(k) for k in (sorted(INFO) if key=='INFO' else [key])]
         elif how=='zero_std': m['stats'][1] = [0.]*len(m['stats'][1])
@@ -445,10 +597,10 @@ def _check_model(b, d, r):
     err = np.abs(p-b.t_probs).max()
     return None if err<1e-3 else f'probabilities differ from the unmodified model by {err:.3g}'
 
-def _weights_setup(how):
+def _weights_setup(how, src='m'):
     def f(b, d):
         import safetensors.torch as st, torch
-        _copy_m(b, d)
+        _copy_m(b, d, src=src)
         sd = st.load_file(str(d/'m/model.safetensors'))
         k = next(k for k,v in sd.items() if v.is_floating_point() and v.numel()>1)
         if how=='nan': sd[k].view(-1)[0] = float('nan')
@@ -464,12 +616,12 @@ class _Evil:
     def __init__(self, fn): self.fn = str(fn)
     def __reduce__(self): return (exec, (f"open({self.fn!r}, 'w').close()",))
 
-def _pickle_setup(files):
+def _pickle_setup(files, src='m'):
     def f(b, d):
         import torch
         (d/'m').mkdir()
         torch.save(_Evil(d/'MARKER'), d/'m/export.pkl')
-        for o in files: shutil.copy(b/'m'/o, d/'m'/o)
+        for o in files: shutil.copy(b/src/o, d/'m'/o)
     return f
 
 def _no_marker(b, d, r): return 'the crafted export.pkl ran: MARKER was created' if (d/'MARKER').exists() else _check_model(b, d, r)
@@ -500,6 +652,19 @@ def model_cases()->list:
         for s,args in (('hpa-predict', P), ('hpa-evaluate', '--labels {b}/t/labels.csv --model {d}/m --images {b}/t/train --out {d}/rep')):
             res.append(Case('model', s, desc, args, _pickle_setup(files), expect='either' if ok else 'fail', culprit=_name_re('m'),
                             outs=('sub.csv','p.csv','rep'), check=_no_marker if s=='hpa-predict' else None, guard=(INTERP,), own=True))   # a MARKER fails any case
+    # hpa-export and hpa-cells load a model as hpa-predict does: one case per kind of failure, on their own models (hpa-cells: the hpa2021 one)
+    for s,args,src,chk in (('hpa-export', '{d}/m --out {d}/m.onnx', 'm', _wrote('m.onnx')), ('hpa-cells', C.replace('{b}/m21', '{d}/m'), 'm21', _wrote('o/submission.csv'))):
+        kw = dict(outs=('m.onnx','o'), guard=(), own=True)
+        for k,how in (('classes','del'), ('arch','type'), ('stats','nan'), ('stats','zero_std'), ('channels','len'), ('thresh','nan')):
+            res.append(Case('model', s, f'model.json {k}: {how}', args, _json_setup(k, how, src), culprit=_name_re('model.json'), **kw))
+        for how in ('nan','inf','missing'):
+            res.append(Case('model', s, f'weights: {how}', args, _weights_setup(how, src), culprit=_name_re('model.safetensors'), **kw))
+        for files in ((), ('model.json','model.safetensors')):
+            res.append(Case('model', s, f"crafted export.pkl{''.join(' + '+o for o in files)}", args, _pickle_setup(files, src), expect='either' if files else 'fail',
+                            culprit=_name_re('m'), check=chk, **kw))
+    # hpa-cells scores the 19 classes of HPA 2021: a model of other classes, as the image or the crop model
+    res.append(Case('model', 'hpa-cells', 'image model of 28 classes', C.replace('{b}/m21', '{b}/m'), culprit=('28 classes', '19'), outs=('o',), guard=()))
+    res.append(Case('model', 'hpa-cells', 'crop model of 28 classes', C+' --crop-model {b}/m', culprit=('28 classes', '19'), outs=('o',), guard=()))
     return res
 
 # %% output collisions
@@ -553,7 +718,63 @@ def collision_cases()->list:
     for s,args in EXISTING:
         res.append(Case('collision', s, 'output folder holds a data set', args, _copy_s, culprit=_opt_re('path')+_opt_re('out')+_name_re('force', 's'),
                         guard=(FIT,)))
+    for s,desc,args,setup,exp,culprit,outs,check in HPA2021_COLLIDE:
+        res.append(Case('collision', s, desc, args, setup, expect=exp, culprit=culprit, outs=outs, check=check, guard=()))
     return res
+
+# the HPA 2021 commands' outputs onto their inputs: (script, what, command, setup, expect, culprit, outputs that may change on exit 0, check)
+def _export_setup(b, d):
+    "A copy of the base model with the other files of a model folder: its card MODEL.md (which hpa-export reads) and an export.pkl"
+    _copy_m(b, d); (d/'m/MODEL.md').write_text('# A model card\n'); (d/'m/export.pkl').write_bytes(b'a pickle')
+def _link_train(b, d): _copy_c(b, d); os.symlink(d/'c/train', d/'lnk')
+def _masks_in_out(b, d): _copy_c(b, d); shutil.copytree(b/'c/masks', d/'o/masks')
+def _images_in_out(b, d): _copy_c(b, d); shutil.copytree(b/'c/train', d/'o/masks')
+def _ids_in_out(fn):
+    def f(b, d): _copy_c(b, d); (d/'o').mkdir(); shutil.copy(b/'c/train.csv', d/'o'/fn)
+    return f
+def _synth_with(what):
+    "A folder x that holds one part of an hpa2021 data set that hpa-synth did not make: a mask in masks/, a cell table, masks as a file, cells.csv as a folder"
+    def f(b, d):
+        (d/'x').mkdir()
+        if what=='masks': (d/'x/masks').mkdir(); shutil.copy(b/'c/masks'/f'{b.cids[0]}.png', d/'x/masks')
+        elif what=='cells.csv': shutil.copy(b/'c/cells.csv', d/'x/cells.csv')
+        elif what=='masks file': (d/'x/masks').write_text('a file')
+        elif what=='cells.csv folder': (d/'x/cells.csv').mkdir()
+    return f
+_OUT = _opt_re('out')
+HPA2021_COLLIDE = [
+    ('hpa-segment', '--out = images', '{d}/c/train --out {d}/c/train --quiet', _copy_c, 'fail', _OUT+_name_re('train'), (), None),
+    ('hpa-segment', '--out = a link to images', '{d}/c/train --out {d}/lnk --quiet', _link_train, 'fail', _OUT+_name_re('lnk'), (), None),
+    ('hpa-segment', '--out = an image file', '{d}/c/train --out {d}/c/train/{CID}_green.png --quiet', _copy_c, 'fail', _OUT+('_green',), (), None),
+    ('hpa-export', 'no collision (control)', '{d}/m --out {d}/m/model.onnx', _export_setup, 'ok', (), ('m/model.onnx',), _wrote('m/model.onnx')),
+    *[('hpa-export', f'--to {t} --out = {o}', f'{{d}}/m --to {t} --out {{d}}/m/{o}', _export_setup, 'fail', _OUT+_name_re(o), (), None)
+      for t in ('onnx','torchscript') for o in ('model.safetensors','model.json','MODEL.md','export.pkl')],
+    ('hpa-export', 'MODEL a file, --out = MODEL.md', '{d}/m/model.safetensors --to torchscript --out {d}/m/MODEL.md', _export_setup, 'fail', _OUT+_name_re('MODEL.md'), (), None),
+    ('hpa-export', '--out = the model folder', '{d}/m --out {d}/m', _export_setup, 'fail', _OUT+_name_re('m'), (), None),
+    ('hpa-export', '--to bioimageio --out = model.json', '{d}/m --to bioimageio --out {d}/m/model.json', _export_setup, 'fail', _OUT+_name_re('model.json'), (), None),
+    ('hpa-export', '--to bioimageio --out = the model folder', '{d}/m --to bioimageio --out {d}/m', _export_setup, 'fail', _OUT+_name_re('m'), (), None),
+    ('hpa-cells', '--out = images', '{b}/m21 {d}/c/train --masks {d}/c/masks --out {d}/c/train --quiet', _copy_c, 'fail', _OUT+_name_re('train'), (), None),
+    ('hpa-cells', '--out = masks', '{b}/m21 {d}/c/train --masks {d}/c/masks --out {d}/c/masks --quiet', _copy_c, 'fail', _OUT+_name_re('masks'), (), None),
+    ('hpa-cells', '--images = --out/masks', '{b}/m21 {d}/o/masks --masks {d}/c/masks --out {d}/o --quiet', _images_in_out, 'fail', _OUT+_name_re('masks'), (), None),
+    ('hpa-cells', '--csv = --out/submission.csv', C.replace('{b}/c/', '{d}/c/')+' --csv {d}/o/submission.csv', _ids_in_out('submission.csv'), 'fail', _opt_re('csv'), (), None),
+    ('hpa-cells', '--csv = --out/cells.csv', C.replace('{b}/c/', '{d}/c/')+' --csv {d}/o/cells.csv', _ids_in_out('cells.csv'), 'fail', _opt_re('csv'), (), None),
+    ('hpa-cells', '--masks = --out/masks (kept as they are)', '{b}/m21 {d}/c/train --masks {d}/o/masks --out {d}/o --quiet', _masks_in_out, 'ok', (),
+     ('o/submission.csv','o/cells.csv'), _wrote('o/submission.csv')),
+    ('hpa-cells', '--out holds a data set (its cells.csv and masks/)', '{b}/m21 {d}/c/train --out {d}/c --quiet', _copy_c, 'either',
+     _OUT+_name_re('cells.csv', 'masks'), ('c/submission.csv',), _wrote('c/submission.csv')),
+    ('hpa-cells', '--out = the model folder', '{d}/m {b}/c/train --masks {b}/c/masks --out {d}/m --quiet', partial(_copy_m, src='m21'), 'either', _OUT,
+     ('m/submission.csv','m/cells.csv','m/masks'), _wrote('m/submission.csv')),
+    ('hpa-evaluate', '--cells: --out = masks', CE.replace('{b}/c/masks', '{d}/c/masks').replace('{d}/rep', '{d}/c/masks'), _copy_c, 'fail', _OUT+_name_re('masks'), (), None),
+    ('hpa-evaluate', '--cells: --out holds cells (rep/per_class.csv)', CE.replace('{b}/cs/submission.csv', '{d}/rep/per_class.csv'), _put('rep/per_class.csv', 'cs/submission.csv'),
+     'fail', _OUT+_name_re('per_class.csv'), (), None),
+    ('hpa-evaluate', '--cells: --out holds cell labels (rep/per_class.csv)', CE.replace('{b}/c/cells.csv', '{d}/rep/per_class.csv'), _put('rep/per_class.csv', 'c/cells.csv'),
+     'fail', _OUT+_name_re('per_class.csv'), (), None),
+    ('hpa-evaluate', '--cells: --out = the submission file', CE.replace('{b}/cs/submission.csv', '{d}/cs.csv').replace('{d}/rep', '{d}/cs.csv'), _put('cs.csv', 'cs/submission.csv'),
+     'fail', _OUT+_name_re('cs.csv'), (), None),
+    *[('hpa-synth', f'--fmt hpa2021: --path holds {w}', '--path {d}/x --fmt hpa2021 --n 10 --size 32 --quiet', _synth_with(w), 'fail',
+       _opt_re('path')+_name_re(w.split()[0], 'force'), (), None) for w in ('masks', 'cells.csv', 'masks file', 'cells.csv folder')],
+    ('hpa-synth', '--fmt hpa2021: --path holds another hpa2021 set', '--path {d}/c --fmt hpa2021 --n 10 --size 32 --quiet', _copy_c, 'fail', _opt_re('path')+_name_re('force'), (), None),
+]
 
 # %% HPA_DEBUG=1
 DEBUG = {
@@ -562,6 +783,8 @@ DEBUG = {
     'hpa-evaluate': ('--labels {d}/missing.csv --probs {b}/probs.csv --out {d}/rep', None),
     'hpa-demo': ('--out {d}/o --data {d}/afile --quiet', _afile), 'hpa-prep': ('{d}/missing --out {d}/c --quiet', None),
     'hpa-download': ('--csv {d}/missing.csv --out {d}/v18 --quiet', None), 'hpa-dupes': ('{d}/missing --out {d}/d.csv --quiet', None),
+    'hpa-segment': ('{d}/missing --out {d}/masks --quiet', None), 'hpa-export': ('{d}/missing --out {d}/m.onnx', None),
+    'hpa-cells': ('{d}/missing {b}/c/train --out {d}/o --quiet', None),
 }
 def debug_cases()->list:
     return [Case('debug', s, 'HPA_DEBUG=1', a, st, expect='debug', env={'HPA_DEBUG':'1'}, guard=(FIT,)) for s,(a,st) in DEBUG.items()]
@@ -591,10 +814,14 @@ def base(tmp_path_factory, model):
     pd.DataFrame({'Id':ids, 'Predicted':['0']*len(ids)}).to_csv(b/'sub.csv', index=False)
     pd.DataFrame({'Id':['10580_1610_C1_1','10580_1610_C1_2'], 'Target':['0','1 2']}).to_csv(b/'v18.csv', index=False)
     b.ids,b.tids = ids,tids
+    _hpa2021(b)
     r = main('hpa-predict', b/'m', '--images', b/'t/train', '--out', b/'ref_sub.csv', '--probs', b/'ref_p.csv', '--quiet')   # loads the model for real
     assert r.returncode==0, r.stderr
     b.t_probs = _probs(b/'ref_p.csv')
     b.learn = load_hpa(b/'m')   # the one loaded copy the cases whose subject is not the model share (`shared_model`)
+    b.learn21 = load_hpa(b/'m21')
+    with shared_model(b): r = main('hpa-cells', b/'m21', b/'c/train', '--masks', b/'c/masks', '--out', b/'cs', '--quiet')   # a cell submission, cs/submission.csv
+    assert r.returncode==0, r.stderr
     b.u = open_hpa(b/'t/train'/tids[0])   # the image every array case encodes
     cache = {}
     def ref_probs(e):
@@ -612,6 +839,21 @@ def base(tmp_path_factory, model):
     b.files = _fingerprint(b)
     yield b
     assert _fingerprint(b)==b.files, 'a file of the shared inputs was changed'
+
+def _hpa2021(b):
+    "The HPA 2021 inputs (see `C` at the top): set c, the untrained model m21 of its classes, and the OME-TIFF ome/o1.ome.tif; ~0.5 s"
+    import tempfile, tifffile
+    from hpa_fastai.all import make_synth, hpa_setup, open_hpa
+    make_synth(b/'c', n=4, size=64, fmt='hpa2021', seed=5, progress=False)
+    b.cids = pd.read_csv(b/'c/train.csv').ID.tolist()
+    with tempfile.TemporaryDirectory() as t:   # hpa_setup builds the Learner (and writes folds.csv into its `out`); nothing is trained
+        learn = hpa_setup(b/'c/train.csv', out=t, arch='resnet10t', schedule='full:1:1e-3', bs=4, n_folds=2, workers=0, progress=False)[0]
+        learn.export_hpa(t)
+        (b/'m21').mkdir(); [shutil.copy(Path(t)/o, b/'m21'/o) for o in ('model.json','model.safetensors')]
+    b.u21 = open_hpa(b/'c/train'/b.cids[0])
+    (b/'ome').mkdir()
+    x = b.u21[[2,1,0,3]]   # nucleus, protein, microtubules, er: the order of MAP
+    tifffile.imwrite(b/'ome/o1.ome.tif', np.stack([x//2, x]), ome=True, metadata=dict(axes='ZCYX'))
 
 # %% running and judging one case
 def _fingerprint(b:Path)->dict:
@@ -634,17 +876,30 @@ def checksums(d:Path, prev:dict=None)->dict:
     return res
 
 def shared_model(b:Path, d:Path=None):
-    """`load_hpa` in hpa-predict patched for a case whose subject is not the model: the base model `b/m`, or the case's unchanged copy `d/m`, is
-    the copy loaded once (`b.learn`; predicting does not change it); any other model loads for real. Cases about the model never get it (`Case.own`)"""
-    import hpa_fastai.inference as inf
+    """`load_hpa` in hpa-predict, hpa-cells and hpa-export patched for a case whose subject is not the model: the base model `b/m` (or `b/m21`), or
+    the case's unchanged copy `d/m` of it, is the copy loaded once (`b.learn`, `b.learn21`; predicting and exporting do not change it); any other
+    model loads for real. Cases about the model never get it (`Case.own`)"""
+    import hpa_fastai.inference as inf, hpa_fastai.cells as cells, hpa_fastai.interop as iop
     real = inf.load_hpa
-    def same(p)->bool:
-        if p.resolve()==(b/'m').resolve(): return True
+    def same(p, m)->bool:
+        if p.resolve()==(b/m).resolve(): return True
         if d is None or p.resolve()!=(d/'m').resolve() or (p/'export.pkl').exists(): return False
-        try: return (p/'model.json').read_bytes()==(b/'m/model.json').read_bytes() and (p/'model.safetensors').stat().st_size==(b/'m/model.safetensors').stat().st_size
+        try: return (p/'model.json').read_bytes()==(b/m/'model.json').read_bytes() and (p/'model.safetensors').stat().st_size==(b/m/'model.safetensors').stat().st_size
         except OSError: return False
-    def load(fn, cpu=True): return b.learn if Path(fn).is_dir() and same(Path(fn)) else real(fn, cpu)
-    return mock.patch.object(inf, 'load_hpa', load)
+    def load(fn, cpu=True):
+        if Path(fn).is_dir():
+            for m,l in (('m', 'learn'), ('m21', 'learn21')):
+                if getattr(b, l, None) is not None and same(Path(fn), m): return getattr(b, l)
+        return real(fn, cpu)
+    return _Patches([mock.patch.object(mod, 'load_hpa', load) for mod in (inf, cells, iop)])
+
+class _Patches:
+    "Several `mock.patch`es as one: `start`/`stop`, or a context manager"
+    def __init__(self, ps): self.ps = ps
+    def start(self): [p.start() for p in self.ps]
+    def stop(self): [p.stop() for p in reversed(self.ps)]
+    def __enter__(self): self.start(); return self
+    def __exit__(self, *a): self.stop()
 
 class Watchdog:
     "Releases any reader blocked on a FIFO under `d` (opens it for writing and closes it: the reader sees end-of-file); `hung` says one was"
@@ -682,12 +937,12 @@ def run_case(c:Case, b:Path, d:Path):
     if isinstance(c.setup, tuple):   # an array case: what the dtype rule makes of it must be read, what it refuses refused (hpa-prep: skipped and listed)
         _,ct,t,v = c.setup
         exp = write_encoded(d/'img', 'a0', b.u, ct, t, v)
-        c.check = _check_predict(exp) if c.script=='hpa-predict' else _check_prep('a0', exp)
+        c.check = _check_predict(exp) if c.script=='hpa-predict' else _check_seg(exp) if c.script=='hpa-segment' else _check_prep('a0', exp)
         c.expect = 'ok' if exp is not None else 'listed' if c.script=='hpa-prep' else 'fail'
     elif c.setup: c.setup(b, d)
     if (d/'.X').exists(): X = (d/'.X').read_text()
     args = c.args.replace('{X}', X or '').replace('{d}', str(d)).replace('{b}', str(b))
-    for k in ('{ID}','{TID}'): args = args.replace(k, b.ids[0] if k=='{ID}' else b.tids[0])
+    for k,v in (('{ID}', b.ids[0]), ('{TID}', b.tids[0]), ('{CID}', b.cids[0])): args = args.replace(k, v)
     argv = shlex.split(args)
     before = checksums(d)
     reached = None

@@ -44,3 +44,14 @@ def test_existing_data_set(tmp_path):
     if 'force' not in inspect.signature(hpa_synth).parameters: return   # --force: added to the console script in nbs/16_cli
     ok(main('hpa-synth', '--path', tmp_path/'theirs', '--force', *args))
     assert len(pd.read_csv(tmp_path/'theirs'/'train.csv'))==4 and (tmp_path/'theirs'/'train'/'mine_red.png').read_bytes()==b'my image'
+
+def test_hpa2021_cells(tmp_path):
+    "hpa2021 also writes the single-cell truth: a 16-bit mask per image in masks/ and cells.csv, whose union per image is train.csv"
+    ok(main('hpa-synth', '--path', tmp_path/'s', '--n', 6, '--fmt', 'hpa2021', '--size', 40, '--quiet'))
+    df,cells = pd.read_csv(tmp_path/'s/train.csv', dtype=str),pd.read_csv(tmp_path/'s/cells.csv', dtype=str)
+    assert cells.columns.tolist()==['ID','cell','Label'] and set(cells.ID)==set(df.ID)
+    for i,l in zip(df.ID, df.Label):
+        im = Image.open(tmp_path/f's/masks/{i}.png')
+        assert (im.mode, im.size)==('I;16', (40,40))
+        union = {o for s in cells.Label[cells.ID==i] for o in s.split('|')} - {'18'}
+        assert set(l.split('|'))==(union or {'18'})
