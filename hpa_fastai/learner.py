@@ -90,7 +90,7 @@ def head_kwargs(head:str)->dict:
 class StagePool(nn.Module):
     "A timm `features_only` body whose every stage's maps are pooled to their mean, max and std per channel, concatenated"
     def __init__(self, model:nn.Module): super().__init__(); self.model = model
-    def forward(self, x): return torch.cat([torch.cat([f.mean((2,3)), f.amax((2,3)), f.std((2,3))], 1) for f in self.model(x)], 1)
+    def forward(self, x): return torch.cat([torch.cat([f.mean((2,3)), f.amax((2,3)), f.std((2,3), correction=0)], 1) for f in self.model(x)], 1)  # a 1x1 map has std 0, not NaN
 
 def hpa_model(
     arch:str,              # timm architecture name
