@@ -17,6 +17,14 @@ import numpy as np, torch
 from fastcore.script import call_parse
 from _common import machine, load_avg
 
+def timed(fns:dict, rounds:int)->dict:
+    "Seconds of each call of every function of `fns`, taken in turn for `rounds` rounds (so that a change of load falls on all)"
+    res = {k:[] for k in fns}
+    for _ in range(rounds):
+        for k,f in fns.items():
+            t0 = time.perf_counter(); f(); res[k].append(time.perf_counter()-t0)
+    return res
+
 @call_parse
 def main(
     arch:str='resnet18', # timm architecture (untrained: the speed does not depend on the weights)
@@ -42,10 +50,7 @@ def main(
     onnx = lambda: predict_onnx(tp/'m/model.onnx', imgs, out=None, bs=bs, threads=threads or None)[2]
     pf,po = fastai(),onnx()                                    # warm-up, and the check that both give the same probabilities
     print(f"max |probability difference| between the paths: {np.abs(pf-po).max():.1e}")
-    res = {'fastai path (predict)': [], 'ONNX path (predict_onnx)': []}
-    for _ in range(rounds):
-        for k,f in zip(res, (fastai, onnx)):
-            t0 = time.perf_counter(); f(); res[k].append(time.perf_counter()-t0)
+    res = timed({'fastai path (predict)': fastai, 'ONNX path (predict_onnx)': onnx}, rounds)
     base = np.median(res['fastai path (predict)'])
     print(f"\nwhole path, {n} images from files (baseline: the fastai path, median of {rounds})")
     for k,v in res.items():
@@ -60,11 +65,8 @@ def main(
     def _torch():
         with torch.no_grad(): net(xt)
     def _ort(): s.run(None, {'image': x})
-    res2 = {'torch (network alone)': [], 'onnxruntime (whole graph)': []}
     for f in (_torch, _ort): f()
-    for _ in range(rounds*3):
-        for k,f in zip(res2, (_torch, _ort)):
-            t0 = time.perf_counter(); f(); res2[k].append(time.perf_counter()-t0)
+    res2 = timed({'torch (network alone)': _torch, 'onnxruntime (whole graph)': _ort}, rounds*3)
     base = np.median(res2['torch (network alone)'])
     print(f"\nnetwork only, one batch of {bs} in memory (baseline: torch, median of {rounds*3})")
     for k,v in res2.items():

