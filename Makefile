@@ -33,4 +33,4 @@ demo: $(STAMP)
 
 test: $(STAMP) sync
 	cd nbs && ../$(VENV)/bin/nbdev-test --n-workers 2
-	$(VENV)/bin/pytest -q tests
+	$(VENV)/bin/pytest -q -n 2 tests  # two workers (pytest-xdist): the tests wait on files and processes as much as they compute

@@ -21,7 +21,8 @@ CANDIDATES = dict(
     r18_long   = dict(schedule='crop96:16:1e-2,full:6:5e-3'),                                    # the same, twice the epochs
     lite0_prog = dict(arch='tf_efficientnet_lite0', pretrained=True, schedule='crop96:8:5e-3,full:4:3e-3', lr_mult=10, norm='data'),  # ImageNet (offline wheel), progressive
     lite0_full = dict(arch='tf_efficientnet_lite0', pretrained=True, schedule='full:5:5e-3', lr_mult=10, norm='data'),  # the same at fixed full size, about the same wall time (hpa-train's default before lite0_probe)
-    lite0_probe = dict(arch='tf_efficientnet_lite0', pretrained=True, head='stages', extra_init='zero', schedule='probe'), # a linear probe on every stage's pooled features, ImageNet normalisation (hpa-train's default now)
+    lite0_probe = dict(arch='tf_efficientnet_lite0', pretrained=True, head='stages', extra_init='zero', schedule='probe'), # a linear probe on every stage's pooled features, ImageNet normalisation (hpa-train's default before lite0_views)
+    lite0_views = dict(arch='tf_efficientnet_lite0', pretrained=True, head='views', schedule='probe'),  # the same probe on RGB views of the stains (the protein as grey at 1.5x, protein+nucleus), each turned four ways (hpa-train's default now)
 )
 
 def cpu_s()->float:

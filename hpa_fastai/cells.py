@@ -22,6 +22,7 @@ from .data import dihedral
 from .segment import segment, save_mask, read_mask, mask_overlay
 from .cellsub import cell_sub_row, write_cell_submission, cell_table, read_cell_mask, cell_mask_file
 from .export import load_hpa
+from .learner import head_kind
 from .inference import get_ids
 
 # %% auto #0
@@ -108,7 +109,7 @@ def _head(learn:Learner)->tuple:
     "The one `Linear` of `learn`'s head, and whether it takes fastai's concatenated (max, average) pooling"
     head = learn.model[1]
     lins = [o for o in head.modules() if isinstance(o, nn.Linear)]
-    if len(lins)!=1 or learn.hpa.get('head')=='stages': raise HPADataError("Class activation maps need an image model with a linear head on its last feature map (hpa-train --head linear); "
+    if len(lins)!=1 or head_kind(learn.hpa.get('head')) in ('stages','views'): raise HPADataError("Class activation maps need an image model with a linear head on its last feature map (hpa-train --head linear); "
                                                                            f"this model's head is {learn.hpa.get('head')!r}: use method 'image' or 'crop'.")
     return lins[0], any(isinstance(o, AdaptiveConcatPool2d) for o in head.modules())
 

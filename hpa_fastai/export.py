@@ -95,7 +95,7 @@ _META_CHECKS = dict(  # key: (test, what a valid value is); keys not here are ke
     crop       = (_hw, 'null, a positive whole number or [height, width]'),
     valid_crop = (lambda v: v is None or _str_in(v, ('center','full')), "'center', 'full' or null"),
     bs         = (_pos, 'a positive whole number'),
-    head       = (lambda v: _str_in(v, HEADS), f"one of {', '.join(HEADS)}"),
+    head       = (lambda v: isinstance(v, str) and head_kind(v) in HEADS, f"one of {', '.join(HEADS)}"),
     fmt        = (lambda v: v is None or _str_in(v, FORMATS), f"null or one of {', '.join(FORMATS)}"),
     loss       = (lambda v: v is None or _str_in(v, ('focal','bce','wbce')), "'focal', 'bce', 'wbce' or null"),
     gamma      = (_num, 'a finite number'),
@@ -121,6 +121,9 @@ def check_meta(meta:dict, what:str)->dict:
     for k,n in (('n_in',n_in),('n_out',n_out)):
         if meta.get(k, n)!=n: raise HPADataError(f"{what} has {k} {meta[k]}, but its channels and classes give {n}.")
     if 'thresh' in meta: check_thresh(meta['thresh'], n_out, f"{what}'s thresh")
+    if 'head' in meta:
+        try: head_kwargs(meta['head']); parse_views(meta['head'], channel_letters(meta['channels']))
+        except HPADataError as e: raise HPADataError(f"{what} has head {meta['head']!r}, which does not fit: {e}") from None
     return meta
 
 # %% ../nbs/08_export.ipynb #1c971bfe
@@ -188,7 +191,7 @@ def load_safe(fn:str|Path, cpu:bool=True)->Learner:
     n_in,n_out = len(parse_channels(meta['channels'])),len(meta['classes'])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        model = hpa_model(meta['arch'], n_out, n_in, meta.get('head', 'fastai'))  # models from before `head` have fastai's
+        model = hpa_model(meta['arch'], n_out, n_in, meta.get('head', 'fastai'), channels=channel_letters(meta['channels']))  # models from before `head` have fastai's
     _check_fit(sd, model, w, m, meta)
     loss = meta.get('loss') if meta.get('loss') in ('focal','bce') else 'bce'  # 'wbce' needs the training counts: plain BCE scores alike
     learn = Learner(_placeholder_dls(meta), model, loss_func=get_loss(loss, n_out, gamma=meta.get('gamma', 2.)))

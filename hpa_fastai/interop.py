@@ -14,7 +14,7 @@ from .core import *
 from .core import _atomic, _same
 from .labels import *
 from .image import *
-from .learner import head_kwargs, StagePool
+from .learner import head_kwargs, head_kind, parse_views, StagePool
 from .export import *
 from .inference import model_thresh, _model_files
 from .synth import synth_image, PATTERNS
@@ -34,14 +34,16 @@ class HPANet(nn.Module):
         n_out:int,            # Number of classes
         mean:list,            # Per-stain mean (0..1 scale)
         std:list,             # Per-stain standard deviation (0..1 scale)
-        head:dict|str=None,   # fastai `create_head` options of hpa_fastai's head (`hpa_fastai.learner.HEADS`), or 'stages' (`StagePool` into one Linear)
+        head:dict|str=None,   # fastai `create_head` options of hpa_fastai's head (`hpa_fastai.learner.HEADS`), or `StagePool`'s into one Linear: dict(views=..., rots=...) ('stages' is dict(views=None, rots=1))
         model:nn.Module=None, # The trained network; `None` builds an untrained one, whose weights come from a state dict
     ):
         super().__init__()
-        if model is None and head=='stages':
+        if head=='stages': head = dict(views=None, rots=1)
+        if model is None and isinstance(head, dict) and 'rots' in head:
             import timm
-            body = timm.create_model(arch, pretrained=False, features_only=True, in_chans=n_in)
-            model = nn.Sequential(StagePool(body), nn.Sequential(nn.Linear(3*sum(body.feature_info.channels()), n_out)))
+            views = head['views']
+            body = timm.create_model(arch, pretrained=False, features_only=True, in_chans=3 if views else n_in)
+            model = nn.Sequential(StagePool(body, views, head['rots']), nn.Sequential(nn.Linear(3*sum(body.feature_info.channels())*len(views or [0]), n_out)))
         elif model is None:
             from fastai.vision.learner import create_timm_model
             model = create_timm_model(arch, n_out, pretrained=False, n_in=n_in, **(head or {}))[0]
@@ -52,12 +54,17 @@ class HPANet(nn.Module):
     def forward(self, x): return torch.sigmoid(self.model((x/255-self.mean)/self.std))
 
 # %% ../nbs/12_interop.ipynb #dfbb072a
+def _pool_head(meta:dict)->dict:
+    "`HPANet`'s `head` for the 'stages' or 'views' head of `meta`"
+    views = parse_views(meta['head'], channel_letters(meta['channels']))
+    return dict(views=views, rots=4 if views else 1)
+
 def net_kwargs(meta:dict)->dict:
     "The arguments of `HPANet` for the model metadata `meta` (`hpa_meta`), less the network itself"
     mean,std = meta['stats']
     return dict(arch=meta['arch'], n_in=len(parse_channels(meta['channels'])), n_out=len(meta['classes']),
                 mean=[float(o) for o in mean], std=[float(o) for o in std],
-                head='stages' if meta.get('head')=='stages' else head_kwargs(meta.get('head', 'fastai')))
+                head=_pool_head(meta) if head_kind(meta.get('head')) in ('stages','views') else head_kwargs(meta.get('head', 'fastai')))
 
 def hpa_net(learn:Learner)->HPANet:
     "`learn`'s whole inference path as an `HPANet` on the CPU in eval mode (its network copied: `learn` is left as it is)"

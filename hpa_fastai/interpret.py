@@ -218,25 +218,27 @@ def grad_cam(
     model:nn.Module,      # A model whose `layer` gives a (N,C,h,w) feature map
     x:Tensor,             # Input batch (N,C,H,W), as the model takes it (normalised)
     cls:int|list|Tensor,  # Class index, or one per image
-    layer:nn.Module=None, # Module whose output is explained; `None`: `model[0]`, the body of a fastai/timm model (its last stage for head 'stages')
+    layer:nn.Module=None, # Module whose output is explained; `None`: `model[0]`, the body of a fastai/timm model (its last stage for heads 'stages' and 'views')
 )->Tensor:
-    "Grad-CAM heat maps (N,H,W) in [0,1] of class `cls` for each image of `x`, upsampled to the size of `x`"
+    "Grad-CAM heat maps (N,H,W) in [0,1] of class `cls` for each image of `x`, upsampled to the size of `x`; a layer run more than once (the views and turns of a 'views' head) gives the sum of its turned-back maps"
     layer = ifnone(layer, list(model[0].model.children())[-1] if isinstance(model[0], StagePool) else model[0])
     dev = first(model.parameters()).device
     x = x.as_subclass(Tensor).detach().to(dev).requires_grad_(True)  # so the activations carry a gradient even in a frozen model
     cls = torch.as_tensor(cls, device=dev).long().expand(len(x))
     was = model.training
     model.eval()
+    acts = []
     try:
-        with torch.enable_grad(), hook_output(layer, detach=False) as h:
+        with torch.enable_grad(), Hook(layer, lambda m,i,o: acts.append(o), detach=False):
             out = model(x)
-            act = h.stored
-            if not isinstance(act, Tensor) or act.ndim!=4:
-                raise HPADataError(f"Grad-CAM needs a (N,C,h,w) feature map, but {type(layer).__name__} gives {tuple(getattr(act, 'shape', ()))}: pass the `layer` of a convolutional stage.")
-            g, = torch.autograd.grad(out.gather(1, cls[:,None]).sum(), act)
+            bad = first(a for a in acts if not isinstance(a, Tensor) or a.ndim!=4)
+            if bad is not None or not acts:
+                raise HPADataError(f"Grad-CAM needs a (N,C,h,w) feature map, but {type(layer).__name__} gives {tuple(getattr(bad, 'shape', ()))}: pass the `layer` of a convolutional stage.")
+            gs = torch.autograd.grad(out.gather(1, cls[:,None]).sum(), acts)
     finally: model.train(was)
-    cam = F.relu((g.mean((2,3), keepdim=True)*act).sum(1, keepdim=True)).detach()
-    cam = F.interpolate(cam, size=x.shape[-2:], mode='bilinear', align_corners=False)[:,0]
+    rots = getattr(model[0], 'rots', 1) if isinstance(model[0], StagePool) else 1  # `StagePool` runs views x quarter turns, the turns innermost
+    cam = sum(F.interpolate(torch.rot90(F.relu((g.mean((2,3), keepdim=True)*a).sum(1, keepdim=True)), -(i%rots), (2,3)).detach(), size=x.shape[-2:], mode='bilinear', align_corners=False)
+              for i,(g,a) in enumerate(zip(gs, acts)))[:,0]
     mx = cam.flatten(1).max(1)[0][:,None,None]
     return torch.where(mx>0, cam/mx.clamp_min(1e-12), torch.zeros_like(cam)).cpu()
 

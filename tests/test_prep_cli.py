@@ -55,7 +55,7 @@ def test_prep_train_predict(data, tmp_path, capsys):
     assert not list(c.rglob('.*.tmp*')), 'temporary files left behind'
     assert prep(src, c, data/'s/train.csv', sizes='64,32', quiet=True)==0
     assert '0 converted, 24 already cached' in capsys.readouterr().out
-    ok(main('hpa-train', '--csv', c/'32'/'labels.csv', '--images', c/'32', '--out', tmp_path/'m', '--schedule', 'full:1:1e-3', '--bs', 8, '--quiet'))
+    ok(main('hpa-train', '--csv', c/'32'/'labels.csv', '--images', c/'32', '--out', tmp_path/'m', '--schedule', 'full:1:1e-3', '--bs', 8, '--arch', 'resnet10t', '--no-pretrained', '--quiet'))
     ok(main('hpa-predict', tmp_path/'m', '--images', c/'32', '--out', tmp_path/'sub.csv', '--quiet'))
     sub = pd.read_csv(tmp_path/'sub.csv')
     assert sorted(sub.Id)==sorted(ids) and len(sub)==24
