@@ -107,7 +107,7 @@ def hpa_train(
         if lr_find: return find_lr(**{k:v for k,v in kw.items() if k not in ('mixed_precision','channels_last')})
         if folds is not None: return _train_folds(folds, **kw)
         learn = train(**kw)
-        with (learn.no_bar() if quiet else contextlib.nullcontext()), hpa_distrib_ctx(learn): mf1 = learn.validate()[1]  # under a launcher: each rank its share, gathered
+        mf1 = learn.valid_f1  # `train` scored the validation fold once, for per_class_f1.csv
     if not is_rank0(): return learn  # rank 0 reports
     pc = pd.read_csv(Path(out)/'per_class_f1.csv')
     print(pc[pc.support>0].to_string(index=False))

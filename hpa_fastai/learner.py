@@ -525,11 +525,13 @@ def thresh_f1(
 # %% ../nbs/07_learner.ipynb #3f919eab
 @patch
 def per_class_f1(self:Learner, dl=None, thresh=None)->pd.DataFrame:
-    "Per-class precision, recall, F1 and support on `dl` (the validation set by default)"
+    "Per-class precision, recall, F1 and support on `dl` (the validation set by default); the unrounded macro F1 in `.attrs['macro_f1']`"
     preds,targs = self.get_preds(dl=dl)
     pr,rc,f1 = prf_per_class(preds, targs, ifnone(thresh, self.thresh))
-    return pd.DataFrame(dict(cls=range(targs.shape[1]), name=self.hpa['classes'], support=targs.sum(0).long().numpy(),
+    res = pd.DataFrame(dict(cls=range(targs.shape[1]), name=self.hpa['classes'], support=targs.sum(0).long().numpy(),
         precision=pr.numpy().round(3), recall=rc.numpy().round(3), f1=f1.numpy().round(3)))
+    res.attrs['macro_f1'] = macro_f1(preds, targs, ifnone(thresh, self.thresh))  # what `MacroF1` gives on the same predictions
+    return res
 
 # %% ../nbs/07_learner.ipynb #20d25e27
 @patch

@@ -154,6 +154,7 @@ def train(csv:str=None, out:str='models', progress:bool=True,
     with (learn.no_bar() if not progress else contextlib.nullcontext()), hpa_distrib_ctx(learn):
         learn.fit_progressive(stages, dls_fn, freeze_epochs=freeze_epochs, lr_mult=lr_mult, checkpoint=config, resume=ck)
         pc = learn.per_class_f1()  # under a launcher every rank predicts its share and the rows are gathered
+    learn.valid_f1 = pc.attrs['macro_f1']  # the final validation score, without predicting the fold again
     learn.remove_cbs(cbs)
     if mixed_precision!='no' or channels_last: learn.to_contiguous(to_fp32=True)  # export a plain fp32 model
     if is_rank0():  # one process writes the export and the report; the others wait for it
