@@ -115,7 +115,8 @@ class StagePool(nn.Module):
     views,rots = None,1  # what a `StagePool` pickled before views has
     def __init__(self, model:nn.Module, views:list=None, rots:int=1):
         super().__init__(); self.model,self.views,self.rots = model,views,rots  # views: [[channel indices], scale] each, or None: the input as it is
-    def pool(self, x): return torch.cat([torch.cat([f.mean((2,3)), f.amax((2,3)), f.std((2,3), correction=0)], 1) for f in self.model(x)], 1)  # a 1x1 map has std 0, not NaN
+    def pool(self, x):  # channels-last input: the same features, about twice as fast on a CPU; a 1x1 map has std 0, not NaN
+        return torch.cat([torch.cat([f.mean((2,3)), f.amax((2,3)), f.std((2,3), correction=0)], 1) for f in self.model(x.contiguous(memory_format=torch.channels_last))], 1)
     @staticmethod
     def turn(x, k:int):  # `torch.rot90(x, k, (2,3))` in flips and transposes, which ONNX has
         if k==1: return x.flip(3).transpose(2,3)
