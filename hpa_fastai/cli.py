@@ -9,7 +9,7 @@ __all__ = ['CPU_RECIPE', 'DEMO_CLASSES', 'DEMO_RECIPE', 'DEMO_SCRATCH', 'hpa_syn
            'hpa_demo']
 
 # %% ../nbs/16_cli.ipynb #c6f74ef1
-import contextlib, os, errno
+import os, errno
 from pathlib import Path
 import warnings
 warnings.filterwarnings('ignore', message='`torch.jit.script` is deprecated')  # raised by fastai's import under torch 2.14; nothing a user can act on
