@@ -5,7 +5,7 @@ measured in the same run.
 The set is what issue 17 names: `hpa-synth` with the 28 classes at their default frequencies, 400 training images of
 256 px, `--min-per-class` so that every class is present; the test set is another draw (other seed) of 200 images.
 
-    python benchmarks/bench_recipe.py                          # every candidate (~25 min on 2 cores)
+    python benchmarks/bench_recipe.py                          # every candidate (~50 min on 2 cores)
     python benchmarks/bench_recipe.py --only lite0_prog          # some of them (the baseline always runs)
 """
 import os, time, json, warnings, resource
@@ -17,12 +17,16 @@ from _common import machine, load_avg
 
 # name -> `train` options (every other option at its default); the first is the baseline
 CANDIDATES = dict(
+    lite0_views = dict(arch='tf_efficientnet_lite0', pretrained=True, head='views', schedule='probe'),  # a linear probe on RGB views of the stains (the protein as grey at 1.5x, protein+nucleus), each turned four ways, in fp32 (hpa-train's default before lite0_v2_bf16)
     default    = dict(schedule='crop96:8:1e-2,full:4:5e-3'),                                     # resnet18 from scratch: the default before this benchmark
     r18_long   = dict(schedule='crop96:16:1e-2,full:6:5e-3'),                                    # the same, twice the epochs
     lite0_prog = dict(arch='tf_efficientnet_lite0', pretrained=True, schedule='crop96:8:5e-3,full:4:3e-3', lr_mult=10, norm='data'),  # ImageNet (offline wheel), progressive
     lite0_full = dict(arch='tf_efficientnet_lite0', pretrained=True, schedule='full:5:5e-3', lr_mult=10, norm='data'),  # the same at fixed full size, about the same wall time (hpa-train's default before lite0_probe)
     lite0_probe = dict(arch='tf_efficientnet_lite0', pretrained=True, head='stages', extra_init='zero', schedule='probe'), # a linear probe on every stage's pooled features, ImageNet normalisation (hpa-train's default before lite0_views)
-    lite0_views = dict(arch='tf_efficientnet_lite0', pretrained=True, head='views', schedule='probe'),  # the same probe on RGB views of the stains (the protein as grey at 1.5x, protein+nucleus), each turned four ways (hpa-train's default now)
+    lite0_views_bf16 = dict(arch='tf_efficientnet_lite0', pretrained=True, head='views', schedule='probe', mixed_precision='bf16'),  # lite0_views under bf16 autocast (a CPU with AVX512-BF16 or AMX)
+    lite0_ggb2_bf16 = dict(arch='tf_efficientnet_lite0', pretrained=True, head='views:ggb*2', schedule='probe', mixed_precision='bf16'),  # protein+nucleus alone, at twice the size
+    lite0_v2_bf16 = dict(arch='tf_efficientnet_lite0', pretrained=True, head='views:ggg*1.5,ggb*2', schedule='probe', mixed_precision='bf16'),  # both views, protein+nucleus at twice the size
+    lite0_v3_bf16 = dict(arch='tf_efficientnet_lite0', pretrained=True, head='views:ggg*3,ggb*2', schedule='probe', mixed_precision='bf16'),  # both views at twice lite0_views' sizes
 )
 
 def cpu_s()->float:

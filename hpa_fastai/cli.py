@@ -74,18 +74,26 @@ def _have_weights(arch)->bool:
     try: pretrained_file(arch); return True
     except (HPADataError, RuntimeError): return not isinstance(arch, str) or not timm.is_model(arch)
 
-CPU_RECIPE = dict(arch='tf_efficientnet_lite0', pretrained=True, head='views', extra_init='zero', schedule='probe')  # hpa-train's defaults, measured by benchmarks/bench_recipe.py
+CPU_RECIPE = dict(arch='tf_efficientnet_lite0', pretrained=True, head='views:ggg*1.5,ggb*2', extra_init='zero', schedule='probe')  # hpa-train's defaults, measured by benchmarks/bench_recipe.py
+
+def _recipe_head(head:str, channels)->str:
+    "`head`'s views where the stains allow them, else the default views they allow, else 'stages' (every stain in one view)"
+    for h in (head, 'views'):
+        try: parse_views(h, channel_letters(channels)); return h
+        except HPADataError: pass
+    return 'stages'
 
 @call_parse
 @checked(cmd='hpa-train')
-@delegates(train, but=['progress','resume','arch','pretrained','schedule','lr_mult','head','extra_init'])
+@delegates(train, but=['progress','resume','arch','pretrained','schedule','lr_mult','head','extra_init','mixed_precision'])
 def hpa_train(
     arch:str=CPU_RECIPE['arch'], # timm architecture; the default, ImageNet-pretrained EfficientNet-Lite0, won benchmarks/bench_recipe.py on a CPU
     pretrained:bool=True,        # Start from ImageNet weights (--weights, the timm cache or hub, or the `weights` extra); --no-pretrained trains from scratch
     schedule:str=None,           # Stages crop<size>:<epochs>:<lr>, full:<epochs>:<lr> or probe, comma-separated; default 'probe' when pretrained (the CPU recipe), else the scratch schedule; the README has the 512 px GPU recipe
-    head:str=None,               # 'linear', 'fastai', 'stages' or 'views[:SPEC]'; default 'views' when pretrained (every stage's pooled features of the protein alone at 1.5x and of protein+nucleus, each turned four ways, into one Linear), else 'linear'
+    head:str=None,               # 'linear', 'fastai', 'stages' or 'views[:SPEC]'; default 'views:ggg*1.5,ggb*2' when pretrained (every stage's pooled features of the protein alone at 1.5x the size and of protein+nucleus at 2x, each turned four ways, into one Linear), else 'linear'
     extra_init:str=None,         # Yellow stem init of a pretrained 4-stain stem (heads other than 'views'): 'red', 'mean_rb', 'zero' or 'timm'; default 'zero'
     lr_mult:float=None,          # The body's first layers train at lr/LR_MULT; default 10 when pretrained, else 1
+    mixed_precision:str=None,    # Autocast: 'no', 'fp16' or 'bf16' (GPU; bf16 also on a CPU that has it); default bf16 on such a CPU without a GPU, else no
     folds:str=None,           # Train several folds instead: 'all' or e.g. 0,2; writes OUT/fold<k>/, OUT/oof.csv, OUT/thresholds.txt
     lr_find:store_true=False, # Only run the learning-rate finder: save OUT/lr_find.png, print suggestions, exit
     resume:str=None,          # Continue the killed run in folder RESUME (its OUT) after its last completed epoch; its options are read from it
@@ -97,9 +105,9 @@ def hpa_train(
         if is_rank0(): print(f"hpa-train: no ImageNet weights for {arch} on this machine (no timm cache, no hub, no offline package); training it from scratch (--no-pretrained skips this note).")
         pretrained = False
     rec = {k:v for k,v in CPU_RECIPE.items() if k in ('head','extra_init','schedule')} if pretrained else dict(head='linear', extra_init='red', schedule=DEFAULT_SCHEDULE)
-    if rec['head']=='views' and 'g' not in str(kwargs.get('channels') or 'rgby'): rec['head'] = 'stages'  # the default views show the protein: without it, every stain in one view
+    if 'head' in rec: rec['head'] = _recipe_head(rec['head'], kwargs.get('channels') or 'rgby')  # the default views show the protein and the nucleus
     kw,out = dict(kwargs, arch=arch, pretrained=pretrained, schedule=ifnone(schedule, rec['schedule']), head=ifnone(head, rec['head']), extra_init=ifnone(extra_init, rec['extra_init']),
-                  lr_mult=lr_mult if lr_mult is not None else 10. if pretrained else None, progress=not quiet),kwargs.get('out', 'models')
+                  lr_mult=lr_mult if lr_mult is not None else 10. if pretrained else None, mixed_precision=ifnone(mixed_precision, default_precision()), progress=not quiet),kwargs.get('out', 'models')
     with cli_errors('hpa-train'):
         if resume is not None:
             if folds is not None or lr_find: raise HPADataError("--resume continues one single-fold training run: pass it without --folds and --lr-find.")

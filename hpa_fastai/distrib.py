@@ -15,8 +15,8 @@ from .core import HPADataError
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'is_distributed', 'is_rank0', 'init_distrib', 'rank_device', 'revert_sync_batchnorm', 'hpa_distrib_ctx',
-           'undistrib_dl', 'RankLog', 'rank_log_cbs', 'check_precision', 'launcher_precision', 'set_precision',
-           'precision_ctx', 'gathered_order', 'get_preds_ordered']
+           'undistrib_dl', 'RankLog', 'rank_log_cbs', 'cpu_bf16', 'check_precision', 'default_precision', 'CPUAutocast',
+           'launcher_precision', 'set_precision', 'precision_ctx', 'gathered_order', 'get_preds_ordered']
 
 # %% ../nbs/06_distrib.ipynb #0b12a880
 def is_distributed()->bool:
@@ -113,11 +113,30 @@ def rank_log_cbs()->list:
 # %% ../nbs/06_distrib.ipynb #51ddfa56
 PRECISIONS = ('no','fp16','bf16')
 
+def cpu_bf16()->bool:
+    "Whether this CPU has bf16 instructions (AVX512-BF16 or AMX), with which bf16 autocast runs a convnet 2-3x faster than fp32"
+    return any(getattr(torch.cpu, f, lambda: False)() for f in ('_is_avx512_bf16_supported','_is_amx_tile_supported'))
+
 def check_precision(mixed_precision:str='no', cpu_ok:bool=False):
-    "Raise an `HPADataError` for an unknown `mixed_precision`, or for one that cannot run here"
+    "Raise an `HPADataError` for an unknown `mixed_precision`, or for one that cannot run here (training on a CPU: bf16 only, on a CPU that has it)"
     if mixed_precision not in PRECISIONS: raise HPADataError(f"--mixed-precision {mixed_precision!r} is not an option: use no, fp16 or bf16.")
-    if mixed_precision!='no' and not cpu_ok and not torch.cuda.is_available():
-        raise HPADataError(f"--mixed-precision {mixed_precision} trains with CUDA AMP and this machine has no CUDA GPU: use --mixed-precision no.")
+    if mixed_precision=='no' or cpu_ok or torch.cuda.is_available(): return
+    if mixed_precision=='fp16': raise HPADataError(f"--mixed-precision fp16 trains with CUDA AMP and this machine has no CUDA GPU: use --mixed-precision {'bf16' if cpu_bf16() else 'no'}.")
+    if not cpu_bf16(): raise HPADataError("--mixed-precision bf16 needs a CUDA GPU or a CPU with bf16 instructions (AVX512-BF16 or AMX), and this machine has neither: use --mixed-precision no.")
+
+def default_precision()->str:
+    "'bf16' on a CPU-only machine whose CPU has bf16 instructions (twice as fast to train, three times to predict), else 'no'"
+    return 'bf16' if not torch.cuda.is_available() and cpu_bf16() else 'no'
+
+class CPUAutocast(Callback):
+    "bf16 autocast of each batch's forward pass and loss on a CPU; bf16 has fp32's range, so no loss scaling"
+    order = MixedPrecision.order
+    def ctx(self): return torch.autocast('cpu', dtype=torch.bfloat16)
+    def before_batch(self): self.on = self.ctx(); self.on.__enter__()
+    def after_pred(self): self.learn.pred = to_float(self.pred)
+    def after_loss(self):
+        if getattr(self, 'on', None) is not None: self.on.__exit__(None, None, None); self.on = None
+    after_cancel_batch = after_loss
 
 def launcher_precision(mixed_precision:str='no')->str:
     "`mixed_precision`, or the one `accelerate launch --mixed_precision` asked for (`ACCELERATE_MIXED_PRECISION`); checked"
@@ -127,9 +146,9 @@ def launcher_precision(mixed_precision:str='no')->str:
     return mixed_precision
 
 def set_precision(learn:Learner, mixed_precision:str='no', channels_last:bool=False)->Learner:
-    "Add fastai's `MixedPrecision` (fp16 or bf16) and/or `ChannelsLast` callbacks to `learn`"
+    "Add fastai's `MixedPrecision` (fp16 or bf16; `CPUAutocast` for bf16 without a GPU) and/or `ChannelsLast` callbacks to `learn`"
     check_precision(mixed_precision)
-    if mixed_precision!='no': learn.add_cb(MixedPrecision(amp_mode=AMPMode(mixed_precision)))
+    if mixed_precision!='no': learn.add_cb(MixedPrecision(amp_mode=AMPMode(mixed_precision)) if torch.cuda.is_available() else CPUAutocast())
     if channels_last: learn.add_cb(ChannelsLast())
     return learn
 

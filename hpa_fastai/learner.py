@@ -332,11 +332,14 @@ class LinearProbe(Callback):
         "Features below the last `Linear` and targets of every batch of `dl`, as numpy arrays"
         body,_ = _probe_cut(self.model)
         xs,ys,rots = [],[],1 if getattr(self.model[0], 'rots', 1)>1 else self.rots  # a head that turns the images itself
-        with torch.no_grad():
+        with torch.no_grad(), self.amp():
             for x,y in dl:
                 xs.append(torch.stack([body(torch.rot90(x, k, (2,3))).flatten(1).float() for k in range(rots)]).mean(0).cpu())
                 ys.append(y.cpu())
         return torch.cat(xs).numpy(),torch.cat(ys).numpy()>0.5
+    def amp(self):  # the batches' autocast (`set_precision`), for the features too
+        if hasattr(self.learn, 'cpu_autocast'): return self.learn.cpu_autocast.ctx()
+        return getattr(getattr(self.learn, 'mixed_precision', None), 'autocast', None) or contextlib.nullcontext()
     def before_train(self):
         from sklearn.linear_model import LogisticRegression
         self.model.eval()  # batch-norm statistics stay those of the pretrained body

@@ -132,7 +132,7 @@ def _check_train_outputs(out, csv=None, weights=None, dupes=None, images=None, *
 def train(csv:str=None, out:str='models', progress:bool=True,
           freeze_epochs:int=None,   # Epochs of the head alone first; `None`: 1 when pretrained, else 0
           lr_mult:float=None,       # Then the body's first layers at lr/`lr_mult`; `None`: 100 when pretrained, else 1
-          mixed_precision:str='no', # GPU only: 'fp16' or 'bf16' automatic mixed precision ('no': fp32)
+          mixed_precision:str='no', # Automatic mixed precision: 'fp16' or 'bf16' on a GPU, 'bf16' on a CPU with bf16 instructions ('no': fp32)
           channels_last:bool=False, # Train with the model in `channels_last` memory format
           resume:bool=False,        # Continue the run in `out` after its last completed epoch; all other options come from its checkpoint
           **kwargs)->Learner:

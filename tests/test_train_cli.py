@@ -30,7 +30,7 @@ def test_hpa_train_cli(synth, tmp_path):
     meta = json.loads((tmp_path/'m/model.json').read_text())
     assert meta['channels']=='rgby' and len(meta['classes'])==28 and meta['schedule']==['crop24:1:0.003', 'full:1:0.001']
     assert len(meta['stats'][0])==4
-    assert (meta['arch'],meta['head'],meta['pretrained'])==('tf_efficientnet_lite0','views',True)  # the CPU recipe's body and head (its schedule is the probe)
+    assert (meta['arch'],meta['head'],meta['pretrained'])==('tf_efficientnet_lite0','views:ggg*1.5,ggb*2',True)  # the CPU recipe's body and head (its schedule is the probe)
 
 def test_default_synthetic_set_is_made_when_no_csv(tmp_path):
     "The no-CSV path `make demo` takes: the synthetic default is written (once, by rank 0) and trained on"
