@@ -173,6 +173,7 @@ def _check_fit(sd:dict, model:nn.Module, w:Path, m:Path, meta:dict):
     msd = model.state_dict()
     ki,ko = first(k for k,v in msd.items() if v.ndim==4),last(k for k,v in msd.items() if v.ndim==2)  # the stem conv, the head's last Linear
     if ki and _dim(sd, ki, 1) not in (None, msd[ki].shape[1]):
+        if head_kind(meta.get('head', 'fastai'))=='views': raise HPADataError(f"Model weights {w} have a stem of {_dim(sd, ki, 1)} channels, but {m} has head {meta['head']!r}, whose views are RGB images (3 channels).")
         raise HPADataError(f"Model weights {w} take {_dim(sd, ki, 1)} stains, but {m} has channels {meta['channels']!r} ({msd[ki].shape[1]}).")
     if ko and _dim(sd, ko, 0) not in (None, msd[ko].shape[0]):
         raise HPADataError(f"Model weights {w} give {_dim(sd, ko, 0)} class scores, but {m} lists {len(meta['classes'])} classes.")
