@@ -235,7 +235,9 @@ def model_card(
         pc = per_class.copy()
         if not isinstance(th, (int,float)): pc['thresh'] = [round(o, 3) for o in torch.as_tensor(th).tolist()]
         seen = pc[pc.support>0]
-        lines += ['', f"## Validation: macro F1 {seen.f1.mean():.4f} over the {len(seen)} classes present", '', *_md(seen)]
+        amp = per_class.attrs.get('precision', 'no')
+        lines += ['', f"## Validation: macro F1 {seen.f1.mean():.4f} over the {len(seen)} classes present"
+                  + (f" (scored under {amp} autocast, as trained; the exported model predicts in fp32 unless asked for {amp})" if amp!='no' else ''), '', *_md(seen)]
     lines += ['', "## Files", "- `model.safetensors` + `model.json`: the weights and this metadata, loaded without running code (`hpa-predict FOLDER`, `load_hpa(FOLDER)`)",
               "- `export.pkl`: fastai's pickle of the whole `Learner`; unpickling runs code, so load only your own"]
     return '\n'.join(lines)+'\n'

@@ -156,7 +156,8 @@ def train(csv:str=None, out:str='models', progress:bool=True,
         pc = learn.per_class_f1()  # under a launcher every rank predicts its share and the rows are gathered
     learn.valid_f1 = pc.attrs['macro_f1']  # the final validation score, without predicting the fold again
     learn.remove_cbs(cbs)
-    if mixed_precision!='no' or channels_last: learn.to_contiguous(to_fp32=True)  # export a plain fp32 model
+    pc.attrs['precision'] = mixed_precision  # for the model card: the validation scores came from the autocast model
+    if mixed_precision!='no' or channels_last: learn.to_contiguous(to_fp32=True).remove_cbs(CPUAutocast)  # export a plain fp32 model
     if is_rank0():  # one process writes the export and the report; the others wait for it
         learn.export_hpa(out, per_class=pc)
         _atomic(Path(out)/'per_class_f1.csv', lambda o: pc.to_csv(o, index=False))
