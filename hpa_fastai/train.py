@@ -36,6 +36,13 @@ def _norm(norm, pretrained:bool)->str:
     return norm or ('imagenet' if pretrained else 'data')
 
 # %% ../nbs/09_train.ipynb #4b0459f5
+def _resume_precision(mp:str, out)->str:
+    "A resumed run's precision `mp`, or 'no' (with a note) where this machine cannot run it (a bf16 CPU run resumed on another CPU)"
+    try: check_precision(mp); return mp
+    except HPADataError:
+        if is_rank0(): print(f"hpa-train: the run in {out} trained under {mp} autocast, which this machine cannot run; it continues in fp32.")
+        return 'no'
+
 def _default_images(csv:Path)->Path:
     "The image folder of a label table: `train/` beside it (the Kaggle layout) when there is one, else its own folder"
     return csv.parent/'train' if (csv.parent/'train').is_dir() else csv.parent
@@ -139,6 +146,7 @@ def train(csv:str=None, out:str='models', progress:bool=True,
     "Train an HPA classifier with progressive resizing and export it to `out/export.pkl`; runs distributed under `torchrun`/`accelerate launch`"
     ck = load_checkpoint(out) if resume else None
     if resume: csv,freeze_epochs,lr_mult,mixed_precision,channels_last,kwargs = _from_config(**ck['config'])
+    if resume: mixed_precision = _resume_precision(mixed_precision, out)
     expect = kwargs.pop('data', None)
     _check_train_outputs(out, csv, **kwargs)
     mixed_precision = launcher_precision(mixed_precision)  # also honours `accelerate launch --mixed_precision`
