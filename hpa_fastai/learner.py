@@ -113,10 +113,15 @@ def parse_views(
 class StagePool(nn.Module):
     "A timm `features_only` body whose every stage's maps are pooled to their mean, max and std per channel, concatenated; per view, averaged over `rots` quarter turns"
     views,rots = None,1  # what a `StagePool` pickled before views has
+    chunk = 2**19  # pixels per piece of a batch on a CPU without gradients: big activations cost more in page faults than in arithmetic
     def __init__(self, model:nn.Module, views:list=None, rots:int=1):
         super().__init__(); self.model,self.views,self.rots = model,views,rots  # views: [[channel indices], scale] each, or None: the input as it is
-    def pool(self, x):  # channels-last input: the same features, about twice as fast on a CPU; a 1x1 map has std 0, not NaN
+    def pool1(self, x):  # channels-last input: the same features, about twice as fast on a CPU; a 1x1 map has std 0, not NaN
         return torch.cat([torch.cat([f.mean((2,3)), f.amax((2,3)), f.std((2,3), correction=0)], 1) for f in self.model(x.contiguous(memory_format=torch.channels_last))], 1)
+    def pool(self, x):  # on a CPU, without gradients and outside an export, in pieces of `chunk` pixels: each image's features are its own
+        n = max(1, self.chunk//(x.shape[2]*x.shape[3]))
+        if x.is_cuda or len(x)<=n or torch.is_grad_enabled() or torch.jit.is_tracing() or torch.onnx.is_in_onnx_export(): return self.pool1(x)
+        return torch.cat([self.pool1(o) for o in x.split(n)])
     @staticmethod
     def turn(x, k:int):  # `torch.rot90(x, k, (2,3))` in flips and transposes, which ONNX has
         if k==1: return x.flip(3).transpose(2,3)
