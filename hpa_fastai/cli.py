@@ -105,7 +105,7 @@ def hpa_train(
         if is_rank0(): print(f"hpa-train: no ImageNet weights for {arch} on this machine (no timm cache, no hub, no offline package); training it from scratch (--no-pretrained skips this note).")
         pretrained = False
     rec = {k:v for k,v in CPU_RECIPE.items() if k in ('head','extra_init','schedule')} if pretrained else dict(head='linear', extra_init='red', schedule=DEFAULT_SCHEDULE)
-    if 'head' in rec: rec['head'] = _recipe_head(rec['head'], kwargs.get('channels') or 'rgby')  # the default views show the protein and the nucleus
+    rec['head'] = _recipe_head(rec['head'], kwargs.get('channels') or 'rgby')  # the default views show the protein and the nucleus
     kw,out = dict(kwargs, arch=arch, pretrained=pretrained, schedule=ifnone(schedule, rec['schedule']), head=ifnone(head, rec['head']), extra_init=ifnone(extra_init, rec['extra_init']),
                   lr_mult=lr_mult if lr_mult is not None else 10. if pretrained else None, mixed_precision=ifnone(mixed_precision, default_precision()), progress=not quiet),kwargs.get('out', 'models')
     with cli_errors('hpa-train'):

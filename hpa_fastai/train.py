@@ -145,8 +145,9 @@ def train(csv:str=None, out:str='models', progress:bool=True,
           **kwargs)->Learner:
     "Train an HPA classifier with progressive resizing and export it to `out/export.pkl`; runs distributed under `torchrun`/`accelerate launch`"
     ck = load_checkpoint(out) if resume else None
-    if resume: csv,freeze_epochs,lr_mult,mixed_precision,channels_last,kwargs = _from_config(**ck['config'])
-    if resume: mixed_precision = _resume_precision(mixed_precision, out)
+    if resume:
+        csv,freeze_epochs,lr_mult,mixed_precision,channels_last,kwargs = _from_config(**ck['config'])
+        mixed_precision = _resume_precision(mixed_precision, out)
     expect = kwargs.pop('data', None)
     _check_train_outputs(out, csv, **kwargs)
     mixed_precision = launcher_precision(mixed_precision)  # also honours `accelerate launch --mixed_precision`
