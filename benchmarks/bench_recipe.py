@@ -27,6 +27,7 @@ CANDIDATES = dict(
     lite0_ggb2_bf16 = dict(arch='tf_efficientnet_lite0', pretrained=True, head='views:ggb*2', schedule='probe', mixed_precision='bf16'),  # protein+nucleus alone, at twice the size
     lite0_v2_bf16 = dict(arch='tf_efficientnet_lite0', pretrained=True, head='views:ggg*1.5,ggb*2', schedule='probe', mixed_precision='bf16'),  # both views, protein+nucleus at twice the size
     lite0_v3_bf16 = dict(arch='tf_efficientnet_lite0', pretrained=True, head='views:ggg*3,ggb*2', schedule='probe', mixed_precision='bf16'),  # both views at twice lite0_views' sizes
+    lite0_v4_bf16 = dict(arch='tf_efficientnet_lite0', pretrained=True, head='views:ggg*1.5,ggg*3,ggb*2', schedule='probe', mixed_precision='bf16'),  # the protein alone at two sizes, and protein+nucleus at twice the size
 )
 
 def cpu_s()->float:
