@@ -3,7 +3,7 @@ default) trains on synthetic sets of several sizes, drawn as issue 17 draws its 
 frequencies, 256 px, at least `min_per_class` per class for each 400 images), and each model is scored on the same
 test set of another seed. Prints test macro F1 and training minutes as ratios to the first size, measured in the same run.
 
-    python benchmarks/bench_data.py                       # 400, 800 and 1600 training images (~25 min on 2 cores)
+    python benchmarks/bench_data.py                       # 400, 800 and 1600 training images (~30 min on 2 cores)
     python benchmarks/bench_data.py --sizes 400,2000
 """
 import time, json, warnings, contextlib, io
