@@ -29,10 +29,10 @@ def _crc(x:np.ndarray)->int: return zlib.crc32(np.ascontiguousarray(x).data)
 
 def _write_stack(fn:Path, x:np.ndarray, fmt:str='npy')->Path:
     "Atomically write the `(C,H,W)` uint8 stack `x` to `fn` as a raw `.npy` or a stacked PNG (C=1: L, 3: RGB, 4: RGBA)"
-    if fmt=='npy': return _atomic(fn, lambda o: np.save(o, x))
+    if fmt=='npy': return _atomic(fn, lambda o: np.save(o, x), force=True)  # the cache folder is ours (its manifest says so): a damaged file is replaced
     mode = {1:'L', 3:'RGB', 4:'RGBA'}.get(x.shape[0])
     if mode is None: raise HPADataError(f"A stacked PNG holds 1, 3 or 4 channels, not {x.shape[0]}: use format='npy' for {fn}.")
-    return _atomic(fn, lambda o: Image.fromarray(x[0] if mode=='L' else x.transpose(1,2,0), mode).save(o, format='PNG', compress_level=1))
+    return _atomic(fn, lambda o: Image.fromarray(x[0] if mode=='L' else x.transpose(1,2,0), mode).save(o, format='PNG', compress_level=1), force=True)
 
 def _read_stack(fn:Path, nc:int)->np.ndarray:
     "Read back a stack written by `_write_stack` as `(C,H,W)`"
@@ -143,8 +143,7 @@ def prep_cache(
     if csv is not None:
         df = read_labels(csv)
         fm = get_format(df.attrs['fmt'])
-        raw = pd.read_csv(csv, dtype=str, keep_default_na=False)
-        raw.columns = [str(c).strip() for c in raw.columns]
+        raw = read_table(csv, 'Label table')
         ids = df.id.tolist()
     else: fm,raw,ids = None,None,ids_in_folder(images)
     channels = channel_letters(channels if channels is not None else fm.channels if fm else 'rgby')  # '' is refused, not taken as the default

@@ -23,7 +23,7 @@ from .segment import segment, save_mask, read_mask, mask_overlay
 from .cellsub import cell_sub_row, write_cell_submission, cell_table, read_cell_mask, cell_mask_file
 from .export import load_hpa
 from .learner import head_kind
-from .inference import get_ids
+from .inference import get_ids, _model_files
 
 # %% auto #0
 __all__ = ['CROP_SIZE', 'CELL_METHODS', 'DEFAULT_METHOD', 'DEFAULT_IMAGE_ONLY', 'cell_ids', 'pad_square', 'cell_crops',
@@ -353,7 +353,7 @@ def predict_cells(
         if v is None: continue
         if _same(out, Path(v)): raise HPADataError(f"--out {out} is the {k} {'folder' if k!='csv' else 'file'} {v}: write the results to a folder of their own.")
         if _same(out/'masks', Path(v)) and k!='masks': raise HPADataError(f"--out {out} would write its masks/ into {v}, the {k}: write the results to a folder of their own.")
-    check_outputs({'out':[out/'submission.csv', out/'cells.csv']}, ins)
+    check_outputs({'out':[out/'submission.csv', out/'cells.csv']}, dict(ins, model=[f for m in (model, crop_model) if isinstance(m, (str,Path)) for f in _model_files(m)]))
     if (out/'cells.csv').exists() and not _our_table(out/'cells.csv'):  # a data set's true cell table, not ours
         raise HPADataError(f"--out {out} holds a cells.csv that hpa-cells did not write (a data set's true cell table?): write the results to a folder of their own.")
     learn = _learn(model, 'image model')

@@ -135,12 +135,7 @@ def _parse(df:pd.DataFrame, src:str, n_classes:int=19)->pd.DataFrame:
 
 def _read_csv(fn, what:str)->pd.DataFrame:
     "The CSV `fn` as strings, its headers stripped; one sentence naming `what` when it is not a readable CSV"
-    fn = check_file(fn, what)
-    try: df = pd.read_csv(fn, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError: raise HPADataError(f"{what} {fn} is empty.") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e: raise HPADataError(f"{what} {fn} is not a readable CSV: {str(e).strip()}") from None
-    df.columns = [str(o).strip() for o in df.columns]
-    return df
+    return read_table(fn, what)
 
 def write_cell_submission(
     fn:str|Path,      # CSV to write (atomically: a reader never sees half a file)

@@ -6,29 +6,33 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #b04fdaa2
 from __future__ import annotations
-import os, io, errno, tempfile, math, functools, inspect, stat
+import os, io, errno, tempfile, math, functools, inspect, stat, json, csv, zipfile
 import contextlib
 from contextlib import contextmanager
 from pathlib import Path
-import numpy as np, torch
+import numpy as np, pandas as pd, torch
 from torch import Tensor
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['OPTS', 'HPADataError', 'cli_errors', 'make_dir', 'torch_save', 'check_outputs', 'check_file', 'Opt', 'check_opts',
-           'checked']
+__all__ = ['OPTS', 'HPADataError', 'cli_errors', 'make_dir', 'torch_save', 'check_outputs', 'check_file', 'read_table', 'Opt',
+           'check_opts', 'checked']
 
 # %% ../nbs/00_core.ipynb #f3711442
 class HPADataError(ValueError):
     "A bad input file, row or option, described in a sentence that names the culprit"
 
 # %% ../nbs/00_core.ipynb #f2f9f7a7
+def _oom(e:Exception)->bool:
+    "Whether `e` is torch running out of memory (CPU or GPU), which torch raises as a `RuntimeError`"
+    return isinstance(e, RuntimeError) and any(o in str(e) for o in ("can't allocate memory", 'out of memory', 'DefaultCPUAllocator'))
+
 def _user_msg(e:Exception)->str:
     "The one-sentence message of an error a user can act on, else `None`"
     if isinstance(e, HPADataError):
         m = str(e).strip()  # raised in a DataLoader worker or a fastai callback, the sentence is the last line of the message
         return m.splitlines()[-1].strip().split('HPADataError: ', 1)[-1] if '\n' in m else m
-    if isinstance(e, MemoryError): return "not enough memory: use a smaller --bs or --size, or fewer --workers."
+    if isinstance(e, MemoryError) or _oom(e): return "not enough memory: use a smaller --bs or --size, or fewer --workers."
     if isinstance(e, OSError):
         why = 'the disk is full or the file-size limit was reached' if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else e.strerror or str(e)
         return f"cannot use {e.filename}: {why}." if e.filename else f"{why}."
@@ -70,8 +74,8 @@ def _sweep_tmp(fn:Path):
             if len(parts)==3 and len(parts[2])==8 and parts[1].isdigit() and int(parts[1])!=os.getpid() and not _alive(int(parts[1])):
                 Path(t.path).unlink(missing_ok=True)  # another process may sweep the same folder
 
-def _atomic(fn:Path, write):
-    "Call `write(tmp)` on a temporary name beside `fn`, then move it into place, so a reader never sees half a file"
+def _atomic(fn:Path, write, force:bool=False):
+    "Call `write(tmp)` on a temporary name beside `fn`, then move it into place, so a reader never sees half a file; an existing `fn` of another kind (a user's file) is refused unless `force`"
     fn = Path(fn)
     if not fn.parent.is_dir():
         why = 'is a file, not a folder' if fn.parent.exists() or any(p.is_file() for p in fn.parents) else 'does not exist'
@@ -81,7 +85,10 @@ def _atomic(fn:Path, write):
     except OSError as e: raise HPADataError(f"Cannot write {fn}: {_why(e)}.") from None
     os.close(fd)
     um = os.umask(0); os.umask(um)
-    try: write(tmp); os.chmod(tmp, 0o666 & ~um); os.replace(tmp, fn)
+    try:
+        write(tmp); os.chmod(tmp, 0o666 & ~um)
+        if not force: _check_kind(fn, tmp)
+        os.replace(tmp, fn)
     except OSError as e: raise HPADataError(f"Cannot write {fn}: {_why(e)}; any earlier {fn.name} is unchanged.") from None
     except RuntimeError as e:  # torch.save reports a short write as a RuntimeError from its zip writer
         if 'inline_container' not in str(e) and 'PytorchStreamWriter' not in str(e): raise
@@ -106,6 +113,71 @@ def torch_save(obj, fn:str|Path)->Path:
     buf = io.BytesIO(); torch.save(obj, buf)
     return _atomic(fn, lambda o: Path(o).write_bytes(buf.getbuffer()))
 
+# %% ../nbs/00_core.ipynb #kind0001
+_TEXT = ('.csv','.tsv','.txt','.md','.json','.yaml','.yml','.py','.html')
+
+def _number(s:str)->bool:
+    try: float(s); return True
+    except ValueError: return False
+
+def _first_line(b:bytes)->str:
+    t = b.decode('utf-8-sig', 'replace')
+    return next((o.strip() for o in t.splitlines() if o.strip()), '')
+
+def _kind(fn:Path)->tuple|None:
+    "What file `fn` holds as `(words, key)`, where files of one kind have alike keys (`_alike`); `None` when there is no such file"
+    fn = Path(fn)
+    if not fn.is_file(): return None
+    ext = fn.suffix.lower()
+    try:
+        with open(fn, 'rb') as f: head = f.read(1<<16)
+    except OSError: return None
+    if ext in _TEXT and b'\0' not in head:
+        line = _first_line(head)
+        if ext in ('.csv','.tsv'): return (f"a table whose header is {line[:80]!r}", ('table', tuple(o.strip().strip('"') for o in line.split(','))))
+        if ext=='.json':
+            try: v = json.loads(fn.read_text())
+            except (ValueError, OSError): return ('a text that is not JSON', ('text', line[:12]))
+            return (f"a JSON {type(v).__name__}", ('json', tuple(sorted(v)) if isinstance(v, dict) else type(v).__name__))
+        lines = [o.strip() for o in head.decode('utf-8', 'replace').splitlines() if o.strip()]
+        if not lines: return ('an empty file', ('empty',))
+        if all(_number(o) for o in lines): return ('a list of numbers', ('numbers',))
+        return (f"a text whose first line is {line[:60]!r}", ('text', line[:12]))
+    if head[:4]==b'PK\x03\x04':
+        try: names = zipfile.ZipFile(fn).namelist()
+        except (zipfile.BadZipFile, OSError): names = []
+        what = ('TorchScript' if any(o.endswith('constants.pkl') or '/code/' in o for o in names) else 'torch' if any(o.endswith('data.pkl') for o in names)
+                else 'bioimage.io package' if any(o.endswith('rdf.yaml') for o in names) else 'zip')
+        return (f"a {what} archive", ('zip', what))
+    if ext=='.npy' or head[:6]==b'\x93NUMPY':
+        try: a = np.load(fn, mmap_mode='r', allow_pickle=False); return (f"a {a.ndim}-d {a.dtype} array", ('npy', a.dtype.kind, a.ndim))
+        except Exception: return ('a file that is not a numpy array', ('bytes', ext, head[:4]))
+    if ext=='.safetensors':
+        try: n = int.from_bytes(head[:8], 'little'); meta = json.loads(head[8:8+n]).get('__metadata__') or {}
+        except Exception: meta = {}
+        return (f"safetensors weights{' from ' + meta['producer'] if 'producer' in meta else ''}", ('safetensors', meta.get('producer')))
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(fn) as im: sw = str(im.info.get('Software', '')).split(' ')[0]; return (f"a {im.format} image ({sw or im.mode})", ('image', im.format, sw or im.mode))
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError): pass
+    return (f"a {ext or 'binary'} file", ('bytes', ext, head[:4]))
+
+def _alike(a:tuple, b:tuple)->bool:
+    "Whether a file of kind key `a` may be replaced by one of kind `b`: they are equal, two tables with one id column sharing most columns (another run's classes or metrics), or two JSON objects with a key in common; or `a` is empty"
+    if a==b or a==('empty',): return True
+    if a[0]==b[0]=='table': return len(a[1])>2 and len(b[1])>2 and a[1][0]==b[1][0] and len(set(a[1])&set(b[1]))*2>=min(len(a[1]), len(b[1]))
+    if a[0]==b[0]=='json': return isinstance(a[1], tuple) and isinstance(b[1], tuple) and bool(set(a[1])&set(b[1]))
+    return False
+
+def _check_kind(fn:Path, new:Path):
+    "Refuse to replace an existing `fn` by `new` when they are not one kind of file: `fn` is then someone else's file, not an earlier output"
+    old = _kind(fn)
+    if old is None: return
+    nw = _kind(new)
+    if nw is None or _alike(old[1], nw[1]): return
+    raise HPADataError(f"{fn} already exists and holds {old[0]}, not {nw[0]}: outputs never overwrite a file of another kind (it may be one of yours); choose another name, or move that file away first.")
+
+
 # %% ../nbs/00_core.ipynb #f729c2e4
 def _same(a:Path, b:Path)->bool:
     "Whether paths `a` and `b` name one file (existing or not)"
@@ -118,11 +190,16 @@ def _flat(d:dict)->list:
     "(option, path) pairs of a dict of option -> path, list of paths or `None`"
     return [(k,Path(p)) for k,v in d.items() if v is not None for p in (v if isinstance(v, (list,tuple,L)) else [v]) if p is not None]
 
-def check_outputs(outs:dict, ins:dict=None):
-    "Refuse, naming both, when an output of `outs` is another output or an input of `ins` (dicts of option -> path, list of paths or `None`)"
+def _opt(k:str)->str: return '--'+k.replace('_','-')
+
+def check_outputs(outs:dict, ins:dict=None, folders:dict=None):
+    "Refuse, naming both, when an output of `outs` is another output or an input of `ins`, or lies in an input folder of `folders` (dicts of option -> path, list of paths or `None`)"
     o,i = _flat(outs),_flat(ins or {})
     for j,(k,p) in enumerate(o):
         if p.is_dir(): raise HPADataError(f"--{k.replace('_','-')} {p} is a folder: pass a file name.")
+        for k2,f in _flat(folders or {}):
+            if f.is_dir() and _same(p.parent, f):
+                raise HPADataError(f"{_opt(k)} {p} would be written into {_opt(k2)} {f}, a folder the command reads: outputs never overwrite or add to an input; write them elsewhere.")
         for k2,q in o[:j]+i:
             if _same(p, q):
                 raise HPADataError(f"--{k.replace('_','-')} {p} is also --{k2.replace('_','-')} {q}: outputs never overwrite an input or another output; choose another file.")
@@ -149,6 +226,32 @@ def check_file(fn:str|Path, what:str='File')->Path:
     if not stat.S_ISREG(st.st_mode): raise HPADataError(f"{what} {fn} is not a regular file (a pipe, socket or device).")
     if not os.access(fn, os.R_OK): raise HPADataError(f"{what} {fn} cannot be read: permission denied.")
     return fn
+
+# %% ../nbs/00_core.ipynb #rtab0001
+def _delim(line:str)->str:
+    "The separator of a header line: a comma, else the semicolon or tab that a spreadsheet in another locale writes"
+    return next((o for o in (',', ';', '\t') if o in line), ',')
+
+def read_table(fn:str|Path, what:str='Table')->pd.DataFrame:
+    "The CSV `fn` as strings with stripped headers, trailing empty cells (a spreadsheet's trailing commas) dropped; one sentence naming `what`, `fn` and the row at fault otherwise"
+    fn = check_file(fn, what)
+    b = fn.read_bytes()
+    enc = 'utf-16' if b[:2] in (b'\xff\xfe', b'\xfe\xff') else 'utf-8-sig'  # Excel's "Unicode text" is UTF-16 with a byte-order mark
+    try: t = b.decode(enc).lstrip('\ufeff')
+    except UnicodeDecodeError as e: raise HPADataError(f"{what} {fn} is not a readable CSV: byte {e.start} is not UTF-8 text; save it as CSV UTF-8.") from None
+    try: rows = [(n,r) for n,r in enumerate(csv.reader(io.StringIO(t, newline=''), delimiter=_delim(t.split('\n', 1)[0])), 1) if any(o.strip() for o in r)]
+    except csv.Error as e: raise HPADataError(f"{what} {fn} is not a readable CSV: {e}.") from None
+    if not rows: raise HPADataError(f"{what} {fn} is empty.")
+    head,rows = [o.strip() for o in rows[0][1]],rows[1:]
+    while len(head)>1 and not head[-1] and all(len(r)<len(head) or not r[len(head)-1].strip() for _,r in rows): head = head[:-1]
+    dup = next((c for c in head if c and head.count(c)>1), None)
+    if dup is not None: raise HPADataError(f"{what} {fn} has the column {dup!r} twice: rename or remove one.")
+    h,out = len(head),[]
+    for n,r in rows:
+        if len(r)>h and any(o.strip() for o in r[h:]): raise HPADataError(f"{what} {fn} line {n} has {len(r)} cells but the header has {h} columns ({','.join(head)}): a value with a comma needs quotes.")
+        out.append(r[:h]+['']*(h-len(r)))
+    return pd.DataFrame(out, columns=head, dtype=str) if out else pd.DataFrame(columns=head, dtype=str)
+
 
 # %% ../nbs/00_core.ipynb #ef64f50d
 class Opt:

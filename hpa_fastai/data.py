@@ -60,9 +60,11 @@ def read_dupes(fn:str|Path, ids:list=None)->pd.Series:
     "Group label (a string) per id of the duplicate report `fn`; with `ids`, one per id in that order, ids outside the report alone"
     if not Path(fn).exists(): raise HPADataError(f"Duplicate report {fn} does not exist: make one with hpa-dupes.")
     fn = check_file(fn, 'Duplicate report')
-    try: r = pd.read_csv(fn, dtype=str, keep_default_na=False)
-    except Exception as e: raise HPADataError(f"Duplicate report {fn} is not a readable CSV: {e}") from None
+    r = read_table(fn, 'Duplicate report')
     if not {'group','id'} <= set(r.columns): raise HPADataError(f"Duplicate report {fn} has columns {list(r.columns)}; expected group,id (as hpa-dupes writes).")
+    r['group'],r['id'] = r.group.str.strip(),r.id.str.strip()
+    bad = r.index[(r.group=='') | (r.id=='')]
+    if len(bad): raise HPADataError(f"Duplicate report {fn} row {bad[0]+2} has an empty {'group' if r.group[bad[0]]=='' else 'id'}: every row names its group and its id.")
     g = r.drop_duplicates('id').set_index('id').group
     g = 'g'+g
     if ids is None: return g

@@ -6,7 +6,7 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/download.html.md"""
 
 # %% ../nbs/14_download.ipynb #4a24ab1e
 from __future__ import annotations
-import os, io, json, time, random, threading, http.client, http.server, urllib.request, urllib.error
+import os, io, json, time, random, threading, http.client, http.server, urllib.request, urllib.error, urllib.parse
 from collections import Counter
 import numpy as np, pandas as pd
 from PIL import Image, UnidentifiedImageError
@@ -148,7 +148,7 @@ def _one(job:tuple, out, base, size, timeout, retries, backoff, log):
         return 'failed',e.attempts,str(e)
     try: p = to_plane(x, stain, size)
     except HPADataError as e: return 'failed',n,str(e)
-    _atomic(fn, lambda o: Image.fromarray(p).save(o, format='PNG'))
+    _atomic(fn, lambda o: Image.fromarray(p).save(o, format='PNG'), force=True)  # in a folder `_may_write` found ours
     log(f"{id} {stain}: ok after {n} attempt(s)")
     return 'downloaded',n,''
 
@@ -181,6 +181,9 @@ def download_hpav18(
 )->pd.DataFrame:
     "Download, verify and convert every stain of the ids of `csv`; write the label table of the complete ones; returns one row per file"
     csv,out = Path(csv),Path(out)
+    u = urllib.parse.urlparse(str(base_url))
+    if u.scheme not in ('http','https','file') or (u.scheme!='file' and not u.netloc):
+        raise HPADataError(f"--base-url {base_url!r} is not an http://, https:// or file:// address such as {HPAV18_URL}.")
     df = read_labels(csv)
     if df.attrs['fmt']!='hpa2018': raise HPADataError(f"Label table {csv} is in the {df.attrs['fmt']} format; HPAv18 tables have the Kaggle 2018 columns Id,Target.")
     if n is not None: df = df.iloc[:n]

@@ -19,7 +19,7 @@ from .data import multi_hot
 from .core import *
 from .core import _atomic
 from .export import load_hpa
-from .inference import model_thresh
+from .inference import model_thresh, _model_files
 from .interpret import HPAInterpretation
 from .cellsub import cell_map, read_cell_labels
 
@@ -115,10 +115,7 @@ def _id_col(cols, src):
     return c
 
 def _read_csv(fn, what):
-    fn = check_file(fn, what)
-    try: return pd.read_csv(fn, dtype=str, keep_default_na=False)
-    except pd.errors.EmptyDataError: raise HPADataError(f"{what} {fn} is empty.") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as e: raise HPADataError(f"{what} {fn} is not a readable CSV: {e}") from None
+    return read_table(fn, what)
 
 def _read_ids(fn, what:str='Id list')->list:
     try: ids = [o.strip() for o in check_file(fn, what).read_text().splitlines() if o.strip()]
@@ -411,7 +408,7 @@ def evaluate_files(
     if labels is None: raise HPADataError("--labels is required: the labelled table to score against.")
     if model and not images: raise HPADataError("--model needs --images, the folder holding the labelled images.")
     if images and not model: raise HPADataError("--images is only used with --model.")
-    if out: _check_report_dir(out); check_outputs({'out':[Path(out)/o for o in REPORT_FILES]}, dict(labels=labels, probs=probs, submission=submission, ids=ids if isinstance(ids, (str,Path)) else None))
+    if out: _check_report_dir(out); check_outputs({'out':[Path(out)/o for o in REPORT_FILES]}, dict(model=_model_files(model) if isinstance(model, (str,Path)) else None, labels=labels, probs=probs, submission=submission, ids=ids if isinstance(ids, (str,Path)) else None), folders=dict(images=images))
     lbl = read_labels(labels)
     classes = lbl.attrs['classes']
     if probs:        (pids,x),src = read_probs(probs, classes, ids),str(probs)

@@ -114,6 +114,8 @@ def check_meta(meta:dict, what:str)->dict:
     if miss: raise HPADataError(f"{what} lacks {', '.join(miss)}: it was not written by hpa_fastai's export_hpa.")
     for k,(ok,want) in _META_CHECKS.items():
         if k in meta and not ok(meta[k]): raise HPADataError(f"{what} has {k} {_short(meta[k])}, which is not {want}.")
+    for k in ('size','crop','bs'):  # the ranges the options have: a 30000 px crop is a typo, not a model
+        for v in (meta.get(k) if isinstance(meta.get(k), (list,tuple)) else [meta.get(k)]): OPTS[k].check(k, v, what)
     n_in,n_out = len(parse_channels(meta['channels'])),len(meta['classes'])
     if (d := _dupes(meta['classes'])): raise HPADataError(f"{what} names class {d[0]!r} twice.")
     ns = [len(o) for o in meta['stats']]

@@ -129,16 +129,15 @@ def read_image(fn:Path)->np.ndarray:
     check_image_file(fn)
     sfx = fn.suffix.lower()
     try:
-        with _open(fn) as f:
-            if sfx=='.npy': return read_npy(f)
-            if sfx in ('.tif','.tiff'): return _read_tiff(f, fn)
-            return _read_pil(f, fn)
+        with _open(fn) as f: x = read_npy(f) if sfx=='.npy' else _read_tiff(f, fn) if sfx in ('.tif','.tiff') else _read_pil(f, fn)
     except HPADataError: raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         raise HPADataError(f"Image {fn} is refused as a possible decompression bomb ({e}).") from None
     except MemoryError: raise HPADataError(f"Image {fn} is too large to decode in this much memory.") from None
     except Exception as e:   # every decoder's way of failing on a bad file (OSError, SyntaxError, struct.error, zlib.error, ...)
         raise HPADataError(f"Cannot read image {fn}: the file is truncated or corrupt ({type(e).__name__}: {e}).") from None
+    if not x.size: raise HPADataError(f"Image {fn} has no pixels (shape {x.shape}).")  # a 0-row array: every later resize or crop would fail obscurely
+    return x
 
 # %% ../nbs/02_image.ipynb #010c844c
 def _range(x:np.ndarray)->str: return f"{x.min()}..{x.max()}"

@@ -15,6 +15,7 @@ from .micro import parse_stains, parse_z, train_um_per_px
 from .data import dihedral
 from .core import *
 from .core import _atomic, _same
+from .train import RUN_FILES
 from .losses import check_thresh
 from .data import read_dupes, average_groups
 from .learner import *
@@ -189,7 +190,7 @@ def _model_files(m)->list:
     "The files of model `m` (a folder or one file of it) that an output must not overwrite"
     if isinstance(m, Learner): return []
     d = Path(m) if Path(m).is_dir() else Path(m).parent
-    return ([Path(m)] if not Path(m).is_dir() else []) + [d/o for o in ('model.safetensors','model.json','export.pkl')]
+    return ([Path(m)] if not Path(m).is_dir() else []) + [f/o for f in [d, *sorted(d.glob('fold*'))] for o in RUN_FILES]
 
 def _check_outs(models, images, csv, out, probs, thresh, dupes, skipped):
     "Refuse outputs that are an input (a model file, the id list, thresholds, the duplicate report, a file in the image folder) or each other"

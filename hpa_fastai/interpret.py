@@ -19,7 +19,33 @@ from .core import *
 from .inference import model_thresh
 
 # %% auto #0
-__all__ = ['HPAInterpretation', 'grad_cam']
+__all__ = ['labelled_dl', 'HPAInterpretation', 'grad_cam']
+
+# %% ../nbs/11_interpret.ipynb #ldl00001
+def labelled_dl(
+    learn:Learner,   # An hpa_fastai `Learner`, trained or loaded
+    labels,          # Label table: a `read_labels` DataFrame or a CSV path
+    images:str|Path, # Folder of the labelled images
+    bs:int=None,     # Batch size (default: the model's)
+)->TfmdDL:
+    "A `DataLoader` of the labelled images in `images` through `learn`'s validation transforms: for `show_results`, `get_preds` or `validate` on images a loaded model never saw"
+    df = labels if isinstance(labels, pd.DataFrame) and 'names' in labels else read_labels(labels)
+    mc,lc = list(learn.hpa['classes']),list(df.attrs.get('classes', []))
+    if lc and lc!=mc: raise HPADataError(f"The model predicts {len(mc)} classes that differ from the {len(lc)} classes of the labels {df.attrs.get('source', '')}: use labels of the model's format.")
+    check_images(df, Path(images), learn.hpa['channels'])
+    items = pd.DataFrame({'id':[str(Path(images).absolute()/o) for o in df.id], 'names':df.names.values})  # absolute: the model's own image folder is then ignored
+    dl = learn.dls.test_dl(items, with_labels=True, bs=ifnone(bs, learn.dls.bs))
+    dl.hpa_ids = df.id.tolist()
+    return dl
+
+_show_results = Learner.show_results
+@patch
+def show_results(self:Learner, ds_idx:int=1, dl=None, max_n:int=9, shuffle:bool=True, **kwargs):
+    "fastai's `show_results`; a loaded hpa_fastai model, which has no validation images, says to pass `dl=labelled_dl(learn, labels, images)`"
+    if dl is None and hasattr(self, 'hpa') and not len(self.dls[ds_idx].dataset):
+        raise HPADataError("This model was loaded and has no validation images to show: pass labelled ones, learn.show_results(dl=labelled_dl(learn, 'labels.csv', 'images/')).")
+    return _show_results(self, ds_idx=ds_idx, dl=dl, max_n=max_n, shuffle=shuffle, **kwargs)
+
 
 # %% ../nbs/11_interpret.ipynb #bc80f77c
 def _short(i:str, n:int=14)->str: return i if len(i)<=n else i[:n-1]+'…'
@@ -62,13 +88,8 @@ class HPAInterpretation:
         thresh=None,         # As in `from_learner`
     )->HPAInterpretation:
         "Interpret `learn` on the images in folder `images` of the label table `labels`, e.g. a held-out set"
-        df = labels if isinstance(labels, pd.DataFrame) and 'names' in labels else read_labels(labels)
-        mc,lc = list(learn.hpa['classes']),list(df.attrs.get('classes', []))
-        if lc and lc!=mc: raise HPADataError(f"The model predicts {len(mc)} classes that differ from the {len(lc)} classes of the labels {df.attrs.get('source', '')}: use labels of the model's format.")
-        check_images(df, Path(images), learn.hpa['channels'])
-        items = pd.DataFrame({'id':[str(Path(images).absolute()/o) for o in df.id], 'names':df.names.values})  # absolute: the model's own image folder is then ignored
-        dl = learn.dls.test_dl(items, with_labels=True, bs=ifnone(bs, learn.dls.bs))
-        return cls.from_learner(learn, dl, thresh, ids=df.id.tolist())
+        dl = labelled_dl(learn, labels, images, bs)
+        return cls.from_learner(learn, dl, thresh, ids=dl.hpa_ids)
 
     def _cls(self, c)->int:
         "Index of class `c`, given by index or by name"
@@ -214,6 +235,19 @@ def plot_f1_vs_thresh(self:HPAInterpretation,
     return fig
 
 # %% ../nbs/11_interpret.ipynb #7b445424
+def _last_stage(model:nn.Module, body:nn.Module, x:Tensor)->nn.Module:
+    "The module of `body` whose (N,C,h,w) output ends last in a forward pass of `model`: its last stage, however the body calls its stages (a timm features model loops over them, so their container never runs)"
+    done = []
+    hs = [m.register_forward_hook(lambda m,i,o: done.append(m) if isinstance(o, Tensor) and o.ndim==4 else None) for m in body.modules()]
+    was = model.training
+    try:
+        model.eval()
+        with torch.no_grad(): model(x)
+    finally:
+        model.train(was)
+        for h in hs: h.remove()
+    return done[-1] if done else body
+
 def grad_cam(
     model:nn.Module,      # A model whose `layer` gives a (N,C,h,w) feature map
     x:Tensor,             # Input batch (N,C,H,W), as the model takes it (normalised)
@@ -221,9 +255,9 @@ def grad_cam(
     layer:nn.Module=None, # Module whose output is explained; `None`: `model[0]`, the body of a fastai/timm model (its last stage for heads 'stages' and 'views')
 )->Tensor:
     "Grad-CAM heat maps (N,H,W) in [0,1] of class `cls` for each image of `x`, upsampled to the size of `x`; a layer run more than once (the views and turns of a 'views' head) gives the sum of its turned-back maps"
-    layer = ifnone(layer, list(model[0].model.children())[-1] if isinstance(model[0], StagePool) else model[0])
     dev = first(model.parameters()).device
     x = x.as_subclass(Tensor).detach().to(dev).requires_grad_(True)  # so the activations carry a gradient even in a frozen model
+    if layer is None: layer = _last_stage(model, model[0].model, x[:1]) if isinstance(model[0], StagePool) else model[0]
     cls = torch.as_tensor(cls, device=dev).long().expand(len(x))
     was = model.training
     model.eval()

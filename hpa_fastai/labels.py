@@ -127,9 +127,7 @@ def read_labels(
     if isinstance(csv, pd.DataFrame): df = csv.astype(str).copy()
     else:
         check_file(csv, 'Label table')  # a folder, a pipe or a missing file: one sentence before pandas tries
-        try: df = pd.read_csv(csv, dtype=str, keep_default_na=False)
-        except pd.errors.EmptyDataError: raise HPADataError(f"Label table {src} is empty: expected a header such as Id,Target.") from None
-        except (pd.errors.ParserError, UnicodeDecodeError) as e: raise HPADataError(f"Label table {src} is not a readable CSV: {e}") from None
+        df = read_table(csv, 'Label table')
     df.columns = [str(c).strip() for c in df.columns]
     f = get_format(fmt) if fmt else detect_format(df.columns)
     if f is None and not labelled: f = next((o for o in FORMATS.values() if o.id_col in df.columns), None)

@@ -218,7 +218,8 @@ def hpa_learner(
     if not isinstance(arch, str): raise HPADataError(f"arch must be a timm architecture name such as 'resnet18', not {arch!r}.")
     if not timm.is_model(arch): raise HPADataError(f"arch={arch!r} is not a timm architecture; e.g. resnet18, resnet34, efficientnet_b0, densenet121 (see timm.list_models()).")
     if extra_init not in _extra_inits: raise HPADataError(f"--extra-init {extra_init!r} is not an option: use {', '.join(_extra_inits)}.")  # also when not pretrained: a typo fails now
-    pretrained = pretrained or weights is not None
+    pretrained,own = pretrained or weights is not None,weights is not None
+    if own: check_checkpoint(arch, weights)  # before timm: it loads a wrong file with few questions
     if pretrained: weights = pretrained_file(arch, weights)  # `weights`, the timm cache, `None` for the hub, an installed package, or a sentence at once
     chans,stats = _dls_meta(dls)
     classes = list(dls.vocab)
@@ -237,6 +238,7 @@ def hpa_learner(
                                   metrics=[MacroF1(thresh), *L(metrics)], **_timm_kwargs(arch, pretrained, w), **(head_kwargs(head)|kwargs))
     try: learn = make(weights)
     except (RuntimeError, OSError) as e:
+        if own: raise HPADataError(f"Pretrained weights file {weights} does not fit timm's {arch!r}: {' '.join(str(e).split())[:200]}") from None
         if not pretrained or weights is not None: raise
         weights = find_weights(arch)  # the hub answered but did not serve them: an installed package may still
         if weights is None: raise HPADataError(f"timm could not load pretrained weights for {arch!r} from the Hugging Face hub ({type(e).__name__}): {_how(arch)}.") from None

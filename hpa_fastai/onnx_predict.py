@@ -205,11 +205,26 @@ def _thresh(t, n:int, what='thresh')->np.ndarray:
     if not np.isfinite(t).all() or (t<0).any() or (t>1).any(): raise InputError(f"{what} must be probabilities, between 0 and 1.")
     return np.broadcast_to(t, (n,)).copy()
 
+def _header(fn:Path)->tuple:
+    with open(fn, 'rb') as f: b = f.read(1<<16)
+    return b, tuple(o.strip() for o in (b.decode('utf-8-sig', 'replace').splitlines() or [''])[0].split(','))
+
+def _same_kind(old:Path, new:Path)->bool:
+    "Whether `old` may be replaced by `new`: an empty file, two .npy arrays, or two tables with one id column and most columns in common (`hpa_fastai.core._alike`, without its torch import)"
+    (bo,ho),(bn,hn) = _header(old),_header(new)
+    if not bo.strip(): return True
+    if bn.startswith(b'\x93NUMPY') or bo.startswith(b'\x93NUMPY'): return bn[:6]==bo[:6]
+    return ho==hn or (len(ho)>2 and len(hn)>2 and ho[0]==hn[0] and 2*len(set(ho)&set(hn))>=min(len(ho), len(hn)))
+
 def _write(fn:Path, write):
     "Call `write(tmp)` on a temporary file beside `fn`, then move it into place"
     fd,tmp = tempfile.mkstemp(dir=Path(fn).parent, prefix=f'.{Path(fn).stem}.', suffix=f'.tmp{Path(fn).suffix}')
     os.close(fd)
-    try: write(tmp); os.replace(tmp, fn)
+    try:
+        write(tmp)
+        if Path(fn).is_file() and not _same_kind(Path(fn), Path(tmp)):
+            raise InputError(f"{fn} already exists and is not an earlier output of this kind (a table with another header, or not an array): outputs never overwrite a file of another kind; choose another name.")
+        os.replace(tmp, fn)
     finally:
         if os.path.exists(tmp): os.remove(tmp)
     return Path(fn)
@@ -231,9 +246,12 @@ def write_submission(fn:str|Path, ids:list, preds:np.ndarray, layout:dict)->Path
     return _csv(Path(fn), [layout['id_col'], layout['sub_col']], ([i, layout['sep'].join(map(str, np.flatnonzero(r)))] for i,r in zip(ids, preds)))
 
 # %% ../nbs/12_onnx_predict.ipynb #909ae7e1
-def _check_outs(out, probs, ins:list):
-    "Refuse an output that is the other output or an input"
+def _check_outs(out, probs, ins:list, images=None):
+    "Refuse an output that is the other output, an input, or a file in the image folder"
     res = {k:Path(v).resolve() for k,v in dict(out=out, probs=probs).items() if v is not None}
+    for k,v in res.items():
+        if images is not None and Path(images).is_dir() and v.parent==Path(images).resolve():
+            raise InputError(f"--{k} {v} would be written into the image folder {images}: outputs never add to an input folder; write it elsewhere.")
     if len(set(res.values()))<len(res): raise InputError(f"--out and --probs are the same file {out}: choose two.")
     for k,v in res.items():
         if v.is_dir(): raise InputError(f"--{k} {v} is a folder: pass a file name.")
@@ -261,7 +279,7 @@ def predict_onnx(
     if images is None:
         if csv is None: raise InputError("Nothing to predict: pass images (a folder of images) and/or csv (an id list).")
         images = Path(csv).parent/'test' if (Path(csv).parent/'test').is_dir() else Path(csv).parent
-    _check_outs(out, probs, [*models, csv, thresh if isinstance(thresh, (str,Path)) else None])
+    _check_outs(out, probs, [*models, csv, thresh if isinstance(thresh, (str,Path)) else None], images)
     sms = [load_onnx(m, threads) for m in models]
     meta = sms[0][1]
     for i,(_,m) in enumerate(sms[1:], 2):

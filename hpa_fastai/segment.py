@@ -6,7 +6,7 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/segment.html.md"""
 
 # %% ../nbs/03_segment.ipynb #0f62ad1d
 from __future__ import annotations
-import os, time
+import os, sys, time
 import numpy as np, pandas as pd, tifffile
 from pathlib import Path
 from PIL import Image
@@ -87,7 +87,7 @@ def _cells(nuc:np.ndarray, cyto:np.ndarray|None, dw:float, valley:float=0.5)->np
     return watershed(ndi.distance_transform_edt(nuc==0)/dw - valley*cs, nuc, mask=fg)
 
 # %% ../nbs/03_segment.ipynb #4fb5b5ca
-SEG_OPTS = dict(diameter=Opt('the nucleus diameter in pixels', 0, 10**5, int=False, gt=True),
+SEG_OPTS = dict(diameter=Opt('the nucleus diameter in pixels', 2, 10**5, int=False),  # below 2 px a nucleus is noise
                 scale=Opt('the working scale', 0, 1, int=False, gt=True),
                 split=Opt('the dip that splits two nuclei, in nucleus diameters', 0, 1, int=False),
                 valley=Opt('the weight of the dim gaps between cells', 0, 100, int=False))
@@ -350,3 +350,4 @@ def hpa_segment(
     ok = df[df.skipped=='']
     if len(ok)<len(df): print(f"hpa-segment: skipped {len(df)-len(ok)} unreadable sample(s), e.g.: {df.skipped[df.skipped!=''].iloc[0]}")
     print(f"hpa-segment: {len(ok)} images, {ok.cells.sum()} cells, {ok.seconds.mean():.2f} s per image; masks in {out}")
+    if len(ok) and ok.cells.sum()==0: print(f"hpa-segment: warning: no cell was found in any image: check --channels (the nucleus stain must be b) and --diameter (the nucleus size in pixels; default: measured)", file=sys.stderr)

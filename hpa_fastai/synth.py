@@ -376,7 +376,7 @@ def _check(n, size, counts, nc, min_per_class, n_labels, noise, seed):
 
 def _to8(x): return (x*255+0.5).astype(np.uint8)
 
-def _png(im:Image.Image, fn:Path): _atomic(fn, lambda o: im.save(o, format='PNG'))
+def _png(im:Image.Image, fn:Path): _atomic(fn, lambda o: im.save(o, format='PNG'), force=True)  # in a folder `_may_write` found ours
 
 def _write1(o, dest, channels, size, seed, noise, masks=None):
     "Draw image `o`=(index,id,class names) and save it under `dest` as the format's PNG files (each written atomically); with a folder `masks`, also its cell mask, and return what each cell shows"

@@ -14,10 +14,11 @@ from torch import nn
 from fastcore.all import store_attr, basic_repr
 from timm.models._helpers import remap_state_dict
 from .core import HPADataError, torch_save
+from safetensors.torch import load_file
 
 # %% auto #0
 __all__ = ['WEIGHTS', 'WheelWeights', 'offline_archs', 'remap', 'convert', 'weights_dir', 'wheel_file', 'timm_cached',
-           'hub_offline', 'hub_reachable', 'find_weights', 'pretrained_file']
+           'hub_offline', 'hub_reachable', 'find_weights', 'pretrained_file', 'check_checkpoint']
 
 # %% ../nbs/06_weights.ipynb #bc9a98a1
 class WheelWeights:
@@ -170,3 +171,32 @@ def pretrained_file(
     if hub_reachable(): return None
     if (fn := wheel_file(arch)) is not None: return fn
     raise HPADataError(_missing(arch))
+
+# %% ../nbs/06_weights.ipynb #ckpt0001
+def _unwrap(sd)->dict:
+    "The tensors of a checkpoint: its `state_dict`, `model` or EMA entry when it is a training checkpoint (where timm's `load_state_dict` looks), without a `module.` prefix"
+    for k in ('state_dict_ema','model_ema','state_dict','model'):
+        if isinstance(sd, dict) and isinstance(sd.get(k), dict): sd = sd[k]; break
+    if not isinstance(sd, dict): return {}
+    return {(k[7:] if k.startswith('module.') else k):v for k,v in sd.items() if isinstance(v, torch.Tensor)}
+
+def check_checkpoint(arch:str, fn)->Path:
+    "`fn` when it is a readable checkpoint of timm `arch` (most of its body's tensors, by name and shape, all finite); else one sentence saying why not"
+    fn = Path(fn)
+    if not fn.is_file(): raise HPADataError(f"Pretrained weights file {fn} does not exist: pass the path of a timm checkpoint for {arch!r}, or pretrained=False.")
+    try:
+        if fn.suffix.lower()=='.safetensors': sd = load_file(str(fn))
+        else: sd = torch.load(fn, map_location='cpu', weights_only=True)
+    except Exception as e: raise HPADataError(f"Pretrained weights file {fn} is not a checkpoint that torch or safetensors can read ({type(e).__name__}): pass a timm checkpoint of {arch!r}.") from None
+    sd = _unwrap(sd)
+    body = {k:v.shape for k,v in timm.create_model(arch, pretrained=False, num_classes=0).state_dict().items() if not k.endswith('num_batches_tracked')}
+    fit = [k for k,s in body.items() if k in sd and sd[k].shape==s]
+    if len(fit)*2<len(body):  # timm would load it partly, or not at all, and training would start from noise without a word
+        eg = next(k for k in body if k not in fit)
+        ours = ' (it is an hpa_fastai model, not an ImageNet checkpoint)' if any(k.startswith('0.model.') for k in sd) else ''
+        raise HPADataError(f"Pretrained weights file {fn} does not fit timm's {arch!r}{ours}: only {len(fit)} of the {len(body)} tensors of its body are there with the right shape "
+                           f"(e.g. {eg!r}); pass a checkpoint of {arch}, or the --arch it was saved from.")
+    bad = [k for k in fit if sd[k].is_floating_point() and not sd[k].isfinite().all()]
+    if bad: raise HPADataError(f"Pretrained weights file {fn} holds NaN or infinite values in {bad[0]}: the file is damaged.")
+    return fn
+
