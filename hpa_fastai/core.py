@@ -15,8 +15,8 @@ from torch import Tensor
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['OPTS', 'HPADataError', 'cli_errors', 'make_dir', 'torch_save', 'check_outputs', 'check_file', 'read_table', 'Opt',
-           'check_opts', 'checked']
+__all__ = ['OPTS', 'HPADataError', 'cli_errors', 'make_dir', 'torch_save', 'check_replace', 'check_outputs', 'check_file',
+           'read_table', 'Opt', 'check_opts', 'checked']
 
 # %% ../nbs/00_core.ipynb #f3711442
 class HPADataError(ValueError):
@@ -168,6 +168,12 @@ def _alike(a:tuple, b:tuple)->bool:
     if a[0]==b[0]=='table': return len(a[1])>2 and len(b[1])>2 and a[1][0]==b[1][0] and len(set(a[1])&set(b[1]))*2>=min(len(a[1]), len(b[1]))
     if a[0]==b[0]=='json': return isinstance(a[1], tuple) and isinstance(b[1], tuple) and bool(set(a[1])&set(b[1]))
     return False
+
+def check_replace(fn, key:tuple, words:str):
+    "Before the work that makes it: refuse, as `_atomic` would after it, an existing `fn` that a file of kind `key` (described by `words`) may not replace"
+    old = _kind(fn) if fn is not None else None
+    if old is not None and not _alike(old[1], key):
+        raise HPADataError(f"{fn} already exists and holds {old[0]}, not {words}: outputs never overwrite a file of another kind (it may be one of yours); choose another name, or move that file away first.")
 
 def _check_kind(fn:Path, new:Path):
     "Refuse to replace an existing `fn` by `new` when they are not one kind of file: `fn` is then someone else's file, not an earlier output"

@@ -200,6 +200,7 @@ def _check_outs(models, images, csv, out, probs, thresh, dupes, skipped):
     for k,v in dict(out=out, probs=probs).items():
         if v is not None and images is not None and Path(images).is_dir() and _same(Path(v).parent, Path(images)) and Path(v).suffix.lower()!='.csv':
             raise HPADataError(f"--{k} {v} would be written into the image folder {images}, where it would be read as an image: write it elsewhere.")
+    if probs is not None and Path(probs).suffix.lower() not in ('.csv','.npy'): raise HPADataError(f"--probs {probs} needs the extension .csv (a table with the class names) or .npy (an array).")
 
 def _images_of(csv)->Path:
     "The image folder of an id list: `test/` beside it when there is one, else its own folder"
@@ -240,6 +241,9 @@ def predict_submission(
     h = learns[0].hpa
     fmt = fmt or h.get('fmt') or 'hpa2018'
     t = None if thresh is None else read_thresh(thresh, len(h['classes']))   # a bad threshold fails before any prediction
+    f = get_format(fmt)
+    check_replace(out, ('table', (f.id_col, f.sub_col)), f"a submission ({f.id_col},{f.sub_col})")  # before the predictions, not after them
+    if probs: check_replace(probs, ('npy', 'f', 2) if Path(probs).suffix=='.npy' else ('table', ('id', *h['classes'])), 'probabilities')
     items = csv
     if skip_bad:
         mo = dict(stains=stains, z=z, target_um_per_px=train_um_per_px(h.get('size'), h.get('fmt')))

@@ -281,6 +281,8 @@ def export_bioimageio(
     from bioimageio.spec import save_bioimageio_package, save_bioimageio_package_as_folder
     check_license(license)   # before any work
     meta,net,out = interop_meta(learn),hpa_net(learn),Path(out)
+    if out.suffix.lower()!='.zip' and out.is_dir() and (fs := sorted(p.name for p in out.iterdir() if not p.name.startswith('.'))) and 'rdf.yaml' not in fs:
+        raise HPADataError(f"--out {out} holds files that are not a bioimage.io package (e.g. {fs[0]}), which the package's files could replace: write it to a new or empty folder.")
     card = card or model_card(learn)
     x = sample_input(meta, sample)
     with torch.no_grad(): y = net(torch.from_numpy(x)).numpy()

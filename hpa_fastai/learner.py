@@ -6,7 +6,7 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/learner.html.md"""
 
 # %% ../nbs/07_learner.ipynb #7ec49aef
 from __future__ import annotations
-import json, re, random, warnings, contextlib, timm
+import json, re, random, warnings, contextlib, logging, timm
 from sklearn.metrics import precision_recall_fscore_support
 from fastai.metrics import ActivationType
 from fastai.vision.all import *
@@ -135,6 +135,14 @@ class StagePool(nn.Module):
         if self.views is None: return self.turns(x)
         return torch.cat([self.turns(self.view(x, i, s)) for i,s in self.views], 1)
 
+@contextlib.contextmanager
+def _quiet_timm():
+    "timm's loader logs at ERROR only, inside the block"
+    lg = logging.getLogger('timm.models._builder'); old = lg.level
+    lg.setLevel(logging.ERROR)
+    try: yield
+    finally: lg.setLevel(old)
+
 def hpa_model(
     arch:str,              # timm architecture name
     n_out:int,             # Classes
@@ -149,7 +157,8 @@ def hpa_model(
     if head_kind(head)=='views' and len(channels)!=n_in: raise HPADataError(f"A 'views' head picks from the stains {channels!r}, but the model takes {n_in} stains.")
     if head_kind(head) not in ('stages','views'): return create_timm_model(arch, n_out, pretrained=pretrained, n_in=n_in, **head_kwargs(head), **kwargs)[0]
     views = parse_views(head, channels)
-    body = timm.create_model(arch, pretrained=pretrained, features_only=True, in_chans=3 if views else n_in, **kwargs)  # each view is an RGB image: the ImageNet stem as it is
+    with _quiet_timm():  # a features-only body has no head: timm's warning that the checkpoint's head keys went unused says nothing
+        body = timm.create_model(arch, pretrained=pretrained, features_only=True, in_chans=3 if views else n_in, **kwargs)  # each view is an RGB image: the ImageNet stem as it is
     return nn.Sequential(StagePool(body, views, 4 if views else 1), nn.Sequential(nn.Linear(3*sum(body.feature_info.channels())*len(views or [0]), n_out)))
 
 # %% ../nbs/07_learner.ipynb #dd7d4587

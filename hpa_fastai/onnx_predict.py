@@ -249,6 +249,7 @@ def write_submission(fn:str|Path, ids:list, preds:np.ndarray, layout:dict)->Path
 def _check_outs(out, probs, ins:list, images=None):
     "Refuse an output that is the other output, an input, or a file in the image folder"
     res = {k:Path(v).resolve() for k,v in dict(out=out, probs=probs).items() if v is not None}
+    if probs is not None and Path(probs).suffix.lower() not in ('.csv','.npy'): raise InputError(f"--probs {probs} needs the extension .csv (a table with the class names) or .npy (an array).")
     for k,v in res.items():
         if images is not None and Path(images).is_dir() and v.parent==Path(images).resolve():
             raise InputError(f"--{k} {v} would be written into the image folder {images}: outputs never add to an input folder; write it elsewhere.")

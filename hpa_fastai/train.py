@@ -180,10 +180,11 @@ def train(csv:str=None, out:str='models', progress:bool=True,
 @delegates(hpa_setup, but=['expect'])
 def find_lr(csv:str=None, out:str='models', progress:bool=True, freeze_epochs:int=None, lr_mult:float=None, **kwargs):
     "Run fastai's `lr_find` on the first stage's data (a pretrained body stays frozen, as in fastai); save the plot to `out/lr_find.png` and print the suggestions"
+    _check_train_outputs(out, csv, **kwargs)
     learn,stages,_ = hpa_setup(csv=csv, out=out, progress=progress, **kwargs)
     Path(out).mkdir(parents=True, exist_ok=True)
     with (learn.no_bar() if not progress else contextlib.nullcontext()): sug = learn.lr_find(suggest_funcs=(minimum, steep, valley))
-    plt.savefig(Path(out)/'lr_find.png', dpi=80, bbox_inches='tight')
+    _atomic(Path(out)/'lr_find.png', lambda o: plt.savefig(o, format='png', dpi=80, bbox_inches='tight'))
     print(f"lr_find on stage {stages[0]}: valley {sug.valley:.2e}, steep {sug.steep:.2e}, minimum/10 {sug.minimum:.2e}; plot in {Path(out)/'lr_find.png'}")
     return sug
 

@@ -114,3 +114,19 @@ def test_grad_cam_of_a_views_head(data, tmp_path):
     x,_ = learn.dls.valid.one_batch()
     c = grad_cam(learn.model, x[:2], 0)
     assert c.shape==(2, 32, 32) and float(c.max())==1.
+
+def test_package_folder_spares_a_users_folder(model, tmp_path):
+    "A bioimage.io package written as a folder replaces an earlier package there, never a user's README.md or data"
+    pytest.importorskip('bioimageio.spec')
+    d = tmp_path/'mine'; d.mkdir(); (d/'README.md').write_text('# my project\n'); (d/'train.csv').write_text('Id,Target\nx,1\n')
+    before = _md5s(d)
+    fails(main('hpa-export', model, '--to', 'bioimageio', '--out', d), 'holds files that are not a bioimage.io package (e.g. README.md)')
+    assert _md5s(d)==before
+
+def test_a_long_prediction_refuses_before_it_starts(model, data, tmp_path):
+    "A --probs or --out that may not be replaced is refused before any image is predicted: no submission is left behind"
+    (tmp_path/'user.json').write_text('{"a": 1}')
+    fails(main('hpa-predict', model, '--images', data/'train', '--out', tmp_path/'o.csv', '--probs', tmp_path/'user.json', '--quiet'), 'needs the extension .csv')
+    shutil.copy(data/'train.csv', tmp_path/'p.csv')
+    fails(main('hpa-predict', model, '--images', data/'train', '--out', tmp_path/'o.csv', '--probs', tmp_path/'p.csv', '--quiet'), "holds a table whose header is 'Id,Target', not probabilities")
+    assert not (tmp_path/'o.csv').exists()
