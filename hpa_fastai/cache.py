@@ -180,7 +180,7 @@ def prep_cache(
                 _atomic(d/'manifest.json', lambda o: Path(o).write_text(json.dumps(m, indent=1)))
                 if final and raw is not None:
                     keep = _merge_labels(raw[raw[fm.id_col].str.strip().isin(set(m['items']))], d/'labels.csv', fm.id_col, m['items'])
-                    _atomic(d/'labels.csv', lambda o: keep.to_csv(o, index=False))
+                    _atomic(d/'labels.csv', lambda o: keep.to_csv(o, index=False), role='labels')
     made,skipped = 0,{}
     nw = ifnone(n_workers, defaults.cpus)
     def _chunks():

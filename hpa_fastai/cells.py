@@ -198,7 +198,7 @@ def make_cell_set(
     if not rows: raise HPADataError(f"No cell was found in the {len(df)} images of {csv}: check the masks (or the segmentation).")
     t = pd.DataFrame(rows, columns=['id','label','group'])
     _atomic(dest/'groups.csv', lambda o: t[['group','id']].to_csv(o, index=False))
-    return _atomic(dest/'train.csv', lambda o: t[['id','label']].set_axis([f.id_col, f.label_col], axis=1).to_csv(o, index=False))
+    return _atomic(dest/'train.csv', lambda o: t[['id','label']].set_axis([f.id_col, f.label_col], axis=1).to_csv(o, index=False), role='labels')
 
 def crop_probs(
     learn:Learner,       # Crop model
@@ -361,6 +361,7 @@ def predict_cells(
     if method in ('cam','blend_cam'): _head(learn)                            # a head without CAMs fails before any image is read
     ids = get_ids(items, images)
     keep = masks is not None and not isinstance(masks, dict) and _same(Path(masks), out/'masks')
+    check_ours([out/'submission.csv', out/'cells.csv', *([] if keep else [out/'masks'/f'{i}.png' for i in ids])], 'hpa-cells')  # e.g. another tool's masks of the same names
     md = make_dir(out/'masks', 'mask folder')
     neg = learn.hpa['classes'].index('Negative')
     rows,tabs = [],[]

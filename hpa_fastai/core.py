@@ -15,8 +15,8 @@ from torch import Tensor
 from fastcore.all import *
 
 # %% auto #0
-__all__ = ['OPTS', 'HPADataError', 'cli_errors', 'make_dir', 'torch_save', 'check_replace', 'check_outputs', 'check_file',
-           'read_table', 'Opt', 'check_opts', 'checked']
+__all__ = ['LABEL_HEADERS', 'RUN_FILES', 'OPTS', 'HPADataError', 'cli_errors', 'make_dir', 'torch_save', 'check_ours',
+           'remove_ours', 'check_replace', 'check_outputs', 'check_file', 'read_table', 'Opt', 'check_opts', 'checked']
 
 # %% ../nbs/00_core.ipynb #f3711442
 class HPADataError(ValueError):
@@ -74,8 +74,8 @@ def _sweep_tmp(fn:Path):
             if len(parts)==3 and len(parts[2])==8 and parts[1].isdigit() and int(parts[1])!=os.getpid() and not _alive(int(parts[1])):
                 Path(t.path).unlink(missing_ok=True)  # another process may sweep the same folder
 
-def _atomic(fn:Path, write, force:bool=False):
-    "Call `write(tmp)` on a temporary name beside `fn`, then move it into place, so a reader never sees half a file; an existing `fn` of another kind (a user's file) is refused unless `force`"
+def _atomic(fn:Path, write, force:bool=False, role:str='output'):
+    "Call `write(tmp)` on a temporary name beside `fn`, then move it into place, so a reader never sees half a file; an existing `fn` of another kind (a user's file) is refused unless `force`; `role` ('labels' for a data set's label table) is kept on the file"
     fn = Path(fn)
     if not fn.parent.is_dir():
         why = 'is a file, not a folder' if fn.parent.exists() or any(p.is_file() for p in fn.parents) else 'does not exist'
@@ -87,6 +87,7 @@ def _atomic(fn:Path, write, force:bool=False):
     um = os.umask(0); os.umask(um)
     try:
         write(tmp); os.chmod(tmp, 0o666 & ~um)
+        _set_role(tmp, role)
         if not force: _check_kind(fn, tmp)
         os.replace(tmp, fn)
     except OSError as e: raise HPADataError(f"Cannot write {fn}: {_why(e)}; any earlier {fn.name} is unchanged.") from None
@@ -138,7 +139,8 @@ def _kind(fn:Path)->tuple|None:
         if ext=='.json':
             try: v = json.loads(fn.read_text())
             except (ValueError, OSError): return ('a text that is not JSON', ('text', line[:12]))
-            return (f"a JSON {type(v).__name__}", ('json', tuple(sorted(v)) if isinstance(v, dict) else type(v).__name__))
+            words = f"a JSON object with the keys {', '.join(sorted(map(str, v)))[:60]}" if isinstance(v, dict) else f"a JSON {type(v).__name__}"
+            return (words, ('json', tuple(sorted(v)) if isinstance(v, dict) else type(v).__name__))
         lines = [o.strip() for o in head.decode('utf-8', 'replace').splitlines() if o.strip()]
         if not lines: return ('an empty file', ('empty',))
         if all(_number(o) for o in lines): return ('a list of numbers', ('numbers',))
@@ -169,17 +171,51 @@ def _alike(a:tuple, b:tuple)->bool:
     if a[0]==b[0]=='json': return isinstance(a[1], tuple) and isinstance(b[1], tuple) and bool(set(a[1])&set(b[1]))
     return False
 
+_ROLE = 'user.hpa_fastai'   # an extended attribute: what an hpa_fastai file is ('output', 'labels'), where the file system keeps them
+LABEL_HEADERS = {('Id','Target'), ('ID','Label'), ('Image','Label')}  # the label tables of the formats (`labels.FORMATS`)
+
+def _set_role(fn, role:str):
+    try: os.setxattr(fn, _ROLE, role.encode())
+    except (OSError, AttributeError): pass  # a file system without extended attributes (or not Linux): the header alone tells kinds apart
+
+def _role(fn)->str|None:
+    "What hpa_fastai wrote `fn` as; '' when it did not write it; `None` when the file system does not say"
+    try: return os.getxattr(fn, _ROLE).decode() if _ROLE in os.listxattr(fn) else ''
+    except (OSError, AttributeError): return None
+
+def _labels_clash(fn:Path, old:tuple, role:str|None)->str|None:
+    "Why `fn` (of kind `old`) is a data set's label table that an output of `role` may not replace, else `None`"
+    if not (old[1][0]=='table' and old[1][1] in LABEL_HEADERS) or role=='labels': return None
+    r = _role(fn)
+    if r=='labels': return 'a label table that hpa_fastai wrote for a data set'
+    if r=='': return 'a label table that hpa_fastai did not write'  # a submission in the same layout would carry its role
+
+def check_ours(fns, what:str='an output'):
+    "Before any work: refuse when a file of `fns` exists that the file system says hpa_fastai did not write (a folder of outputs never replaces a user's file)"
+    for f in map(Path, fns):
+        if f.is_file() and _role(f)=='': raise HPADataError(f"{f} is already there and hpa_fastai did not write it: {what} never replaces a file of yours; choose another folder, or move that file away first.")
+
+def remove_ours(fn)->bool:
+    "Remove `fn` (a stale output) only if hpa_fastai wrote it, as far as the file system says; whether it was removed"
+    fn = Path(fn)
+    if not fn.is_file() or _role(fn)=='': return False
+    fn.unlink(); return True
+
 def check_replace(fn, key:tuple, words:str):
     "Before the work that makes it: refuse, as `_atomic` would after it, an existing `fn` that a file of kind `key` (described by `words`) may not replace"
     old = _kind(fn) if fn is not None else None
-    if old is not None and not _alike(old[1], key):
-        raise HPADataError(f"{fn} already exists and holds {old[0]}, not {words}: outputs never overwrite a file of another kind (it may be one of yours); choose another name, or move that file away first.")
+    if old is None: return
+    why = _labels_clash(Path(fn), old, 'output') if key[0]=='table' else None
+    if why or not _alike(old[1], key):
+        raise HPADataError(f"{fn} already exists and holds {why or old[0]}, not {words}: outputs never overwrite a file of another kind (it may be one of yours); choose another name, or move that file away first.")
 
 def _check_kind(fn:Path, new:Path):
     "Refuse to replace an existing `fn` by `new` when they are not one kind of file: `fn` is then someone else's file, not an earlier output"
     old = _kind(fn)
     if old is None: return
     nw = _kind(new)
+    why = _labels_clash(fn, old, _role(new))
+    if why: raise HPADataError(f"{fn} already exists and holds {why} ({','.join(old[1][1])}): outputs never overwrite a data set's labels; choose another name.")
     if nw is None or _alike(old[1], nw[1]): return
     raise HPADataError(f"{fn} already exists and holds {old[0]}, not {nw[0]}: outputs never overwrite a file of another kind (it may be one of yours); choose another name, or move that file away first.")
 
@@ -198,11 +234,27 @@ def _flat(d:dict)->list:
 
 def _opt(k:str)->str: return '--'+k.replace('_','-')
 
-def check_outputs(outs:dict, ins:dict=None, folders:dict=None):
-    "Refuse, naming both, when an output of `outs` is another output or an input of `ins`, or lies in an input folder of `folders` (dicts of option -> path, list of paths or `None`)"
+RUN_FILES = ('export.pkl','model.safetensors','model.json','MODEL.md','history.csv','folds.csv','per_class_f1.csv','skipped.csv',
+             'lr_find.png','checkpoints/last.pth','oof.csv','thresholds.txt')  # every file a training run writes in its folder (`--folds all`: oof.csv and thresholds.txt, the rest in fold<k>/)
+
+def _is_run(d:Path)->bool:
+    "Whether folder `d` holds a training run (a model, a checkpoint, or the out-of-fold table of `--folds all`)"
+    return any((d/o).is_file() for o in ('model.json','model.safetensors','export.pkl','checkpoints/last.pth')) or ((d/'oof.csv').is_file() and (d/'fold0').is_dir())
+
+def _run_of(p:Path)->Path|None:
+    "The run folder whose file `p` is (a name of `RUN_FILES` in a folder that holds a run), else `None`"
+    p = Path(os.path.abspath(p))
+    for f in map(Path, RUN_FILES):
+        n = len(f.parts)
+        if p.parts[-n:]==f.parts and _is_run(p.parents[n-1]): return p.parents[n-1]
+
+def check_outputs(outs:dict, ins:dict=None, folders:dict=None, run:bool=False):
+    "Refuse, naming both, when an output of `outs` is another output or an input of `ins`, lies in an input folder of `folders` (dicts of option -> path, list of paths or `None`), or (unless `run`, training's own) is a file of a training run"
     o,i = _flat(outs),_flat(ins or {})
     for j,(k,p) in enumerate(o):
         if p.is_dir(): raise HPADataError(f"--{k.replace('_','-')} {p} is a folder: pass a file name.")
+        if not run and (d := _run_of(p)) is not None:
+            raise HPADataError(f"{_opt(k)} {p} is a file of the training run in {d}: outputs never overwrite a run's files, which only hpa-train writes; choose another name.")
         for k2,f in _flat(folders or {}):
             if f.is_dir() and _same(p.parent, f):
                 raise HPADataError(f"{_opt(k)} {p} would be written into {_opt(k2)} {f}, a folder the command reads: outputs never overwrite or add to an input; write them elsewhere.")

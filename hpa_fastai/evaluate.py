@@ -289,9 +289,9 @@ def write_report(r:EvalReport, folder:str|Path='report')->Path:
         ax = plot(r)
         _atomic(folder/fn, lambda f: ax.figure.savefig(f, format='png', dpi=80, bbox_inches='tight'))
         plt.close(ax.figure)
-    if not r.is_probs and (folder/'f1_vs_threshold.png').exists(): (folder/'f1_vs_threshold.png').unlink()  # stale, from an earlier run with probabilities
+    if not r.is_probs: remove_ours(folder/'f1_vs_threshold.png')  # stale, from an earlier run with probabilities
     for o in (*PICTURES, 'ap_per_class.png'):
-        if o not in r.pictures and (folder/o).exists(): (folder/o).unlink()  # stale, from an earlier run with a model or of cells
+        if o not in r.pictures: remove_ours(folder/o)  # stale, from an earlier run with a model or of cells
     return folder
 
 # %% ../nbs/12_evaluate.ipynb #49124e17
@@ -362,8 +362,7 @@ def write_cell_report(r:CellReport, folder:str|Path='report')->Path:
     md = f"# Per-class scores: {r.source or 'cells'}\n\n" + '\n'.join(f'- {o}' for o in r.summary().splitlines()) + '\n\n' + hdr + '\n'.join(rows) + '\n'
     _atomic(folder/'per_class.md', lambda f: Path(f).write_text(md))
     _save(plot_ap_per_class(r).figure, folder/'ap_per_class.png')
-    for o in ('f1_per_class.png', 'f1_vs_threshold.png', *PICTURES):
-        if (folder/o).exists(): (folder/o).unlink()             # stale, from an image-level report
+    for o in ('f1_per_class.png', 'f1_vs_threshold.png', *PICTURES): remove_ours(folder/o)   # stale, from an image-level report
     return folder
 
 def evaluate_cells(
@@ -380,7 +379,7 @@ def evaluate_cells(
     if miss: raise HPADataError(f"--cells needs {' and '.join(miss)}: the true cell masks (a folder of <ID>.png) and the true cell table (ID,cell,Label).")
     if not Path(masks).is_dir(): raise HPADataError(f"Mask folder {masks} does not exist.")
     if out and Path(out).resolve()==Path(masks).resolve(): raise HPADataError(f"--out {out} is the mask folder --masks: choose another report folder.")
-    if out: _check_report_dir(out); check_outputs({'out':[Path(out)/o for o in REPORT_FILES]}, dict(cells=cells, cell_labels=cell_labels))
+    if out: _check_report_dir(out); check_outputs({'out':[Path(out)/o for o in REPORT_FILES]}, dict(cells=cells, cell_labels=cell_labels), folders=dict(masks=masks)); check_ours([Path(out)/o for o in REPORT_FILES], 'a report')
     m,pc = cell_map(cells, masks, cell_labels, iou)
     r = CellReport(m, pc, iou, str(cells), n_images=read_cell_labels(cell_labels).ID.nunique())
     if out: write_cell_report(r, out)
@@ -408,7 +407,12 @@ def evaluate_files(
     if labels is None: raise HPADataError("--labels is required: the labelled table to score against.")
     if model and not images: raise HPADataError("--model needs --images, the folder holding the labelled images.")
     if images and not model: raise HPADataError("--images is only used with --model.")
-    if out: _check_report_dir(out); check_outputs({'out':[Path(out)/o for o in REPORT_FILES]}, dict(model=_model_files(model) if isinstance(model, (str,Path)) else None, labels=labels, probs=probs, submission=submission, ids=ids if isinstance(ids, (str,Path)) else None), folders=dict(images=images))
+    if out:
+        _check_report_dir(out)
+        mdir = (Path(model) if Path(model).is_dir() else Path(model).parent) if isinstance(model, (str,Path)) else None
+        check_outputs({'out':[Path(out)/o for o in REPORT_FILES]}, dict(model=_model_files(model) if mdir else None, labels=labels, probs=probs, submission=submission, ids=ids if isinstance(ids, (str,Path)) else None),
+                      folders=dict(images=images, model=mdir))
+        check_ours([Path(out)/o for o in REPORT_FILES], 'a report')
     lbl = read_labels(labels)
     classes = lbl.attrs['classes']
     if probs:        (pids,x),src = read_probs(probs, classes, ids),str(probs)

@@ -308,6 +308,7 @@ def segment_folder(
     if out.exists() and images.exists() and os.path.samefile(out, images):
         raise HPADataError(f"--out {out} is the image folder {images}: masks there would be read as images; choose another folder.")
     ids = ifnone(ids, ids_in_folder(images))
+    check_ours([out/f'{i}_{k}' for i in ids for k in (f'cells.{fmt}', f'nuclei.{fmt}', *(['overlay.jpg'] if overlay else []))], 'hpa-segment')  # another tool's masks of the same names
     make_dir(out, 'mask folder')
     rows = []
     for i in (progress_bar(ids) if progress else ids):

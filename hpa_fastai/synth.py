@@ -452,7 +452,7 @@ def make_synth(
     shown = parallel(_write1, items, dest=dest, channels=f.channels, size=size, seed=seed, noise=noise, masks=masks,
                      n_workers=ifnone(n_workers, min(8, defaults.cpus)), threadpool=True, progress=progress and n>1)
     if cells: table = _write_cells(path/CELLS, f, names, ids, shown, force)
-    return _atomic(path/csv, lambda o: Path(o).write_text(table), force=force)  # `force`: the user said to replace what is there
+    return _atomic(path/csv, lambda o: Path(o).write_text(table), force=force, role='labels')  # `force`: the user said to replace what is there
 
 def _write_cells(fn:Path, f, names:list, ids:list, shown:list, force:bool=False)->str:
     "Write the cell table `fn` (`ID,cell,Label`) of what each cell shows (nothing: Negative); return the image table, each image's label the union of its cells'"

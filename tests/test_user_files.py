@@ -51,7 +51,7 @@ def test_train_inputs_are_not_its_outputs(data, tmp_path, opt, f):
 def test_a_file_of_another_kind_is_never_replaced(model, data, tmp_path):
     "A label table given as --hashes, notes given as --out: refused and unchanged; an earlier output of the same kind is replaced"
     lab = tmp_path/'labels.csv'; shutil.copy(data/'train.csv', lab)
-    fails(main('hpa-dupes', data/'train', '--out', tmp_path/'d.csv', '--hashes', lab, '--quiet'), "holds a table whose header is 'Id,Target'")
+    fails(main('hpa-dupes', data/'train', '--out', tmp_path/'d.csv', '--hashes', lab, '--quiet'), "holds a label table that hpa_fastai did not write")
     assert lab.read_bytes()==(data/'train.csv').read_bytes()
     notes = tmp_path/'notes.txt'; notes.write_text('my notes\n')
     fails(main('hpa-predict', model, '--images', data/'train', '--out', notes, '--quiet'), "first line is 'my notes'")
@@ -128,5 +128,46 @@ def test_a_long_prediction_refuses_before_it_starts(model, data, tmp_path):
     (tmp_path/'user.json').write_text('{"a": 1}')
     fails(main('hpa-predict', model, '--images', data/'train', '--out', tmp_path/'o.csv', '--probs', tmp_path/'user.json', '--quiet'), 'needs the extension .csv')
     shutil.copy(data/'train.csv', tmp_path/'p.csv')
-    fails(main('hpa-predict', model, '--images', data/'train', '--out', tmp_path/'o.csv', '--probs', tmp_path/'p.csv', '--quiet'), "holds a table whose header is 'Id,Target', not probabilities")
+    fails(main('hpa-predict', model, '--images', data/'train', '--out', tmp_path/'o.csv', '--probs', tmp_path/'p.csv', '--quiet'), "holds a label table that hpa_fastai did not write, not probabilities")
     assert not (tmp_path/'o.csv').exists()
+
+@pytest.mark.parametrize('f', ['oof.csv', 'thresholds.txt', 'fold0/history.csv'])
+def test_no_command_but_training_writes_a_run_file(run, model, data, f):
+    "Another run's files are not this command's inputs, but they are a run's record: only hpa-train writes them"
+    before = _md5s(run)
+    fails(main('hpa-predict', model, '--images', data/'train', '--out', tmp := run.parent/'o.csv', '--probs' if f.endswith('.csv') else '--out', run/f, '--quiet'),
+          'is a file of the training run in')
+    assert _md5s(run)==before
+
+def test_labels_in_a_submission_layout(tmp_path):
+    "HPA 2021's image labels (ID,Label) look exactly like its image-level submission: the data set's table is still never replaced, a submission is"
+    from hpa_fastai.all import make_synth, train
+    s = tmp_path/'s21'; make_synth(s, n=24, fmt='hpa2021', size=32, seed=1, min_per_class=0, progress=False)
+    train(s/'train.csv', out=tmp_path/'m21', schedule='full:1:1e-2', size=32, bs=8, arch='resnet10t', workers=0, progress=False)
+    before = _md5s(s)
+    fails(main('hpa-predict', tmp_path/'m21', '--images', s/'train', '--out', s/'train.csv', '--quiet'), 'a label table that hpa_fastai wrote for a data set')
+    assert _md5s(s)==before
+    mine = tmp_path/'mine.csv'; shutil.copyfile(s/'train.csv', mine)   # a copy carries no mark: a user's own table
+    fails(main('hpa-predict', tmp_path/'m21', '--images', s/'train', '--out', mine, '--quiet'), 'a label table that hpa_fastai did not write')
+    for _ in range(2): ok(main('hpa-predict', tmp_path/'m21', '--images', s/'train', '--out', tmp_path/'sub.csv', '--quiet'))
+
+def test_a_report_folder_is_checked_whole_before_writing(model, data, tmp_path):
+    "A user's file among a report's names stops the report before its first file; the model's own folder is an input"
+    ok(main('hpa-predict', model, '--images', data/'train', '--out', tmp_path/'s.csv', '--probs', tmp_path/'p.csv', '--quiet'))
+    for f in ['per_class.csv', 'cam.png', 'metrics.json']:
+        rep = tmp_path/f'rep_{f}'; rep.mkdir(); shutil.copyfile(data/'train.csv', rep/f)
+        fails(main('hpa-evaluate', '--labels', data/'train.csv', '--probs', tmp_path/'p.csv', '--out', rep), 'hpa_fastai did not write it: a report never replaces')
+        assert [o.name for o in rep.iterdir()]==[f]
+    before = _md5s(model)
+    fails(main('hpa-evaluate', '--labels', data/'train.csv', '--model', model, '--images', data/'train', '--out', model), 'a folder the command reads')
+    assert _md5s(model)==before
+    for _ in range(2): ok(main('hpa-evaluate', '--labels', data/'train.csv', '--probs', tmp_path/'p.csv', '--out', tmp_path/'rep'))  # its own report, rewritten
+
+def test_masks_of_another_tool_are_kept(data, tmp_path):
+    out = tmp_path/'masks'; out.mkdir()
+    i = sorted(data.glob('train/*_blue.png'))[0].name[:-len('_blue.png')]
+    shutil.copyfile(data/'train'/f'{i}_blue.png', out/f'{i}_cells.png')   # e.g. cellpose's, under the same name
+    before = _md5s(out)
+    fails(main('hpa-segment', data/'train', '--out', out, '--quiet'), 'hpa_fastai did not write it: hpa-segment never replaces')
+    assert _md5s(out)==before
+    for _ in range(2): ok(main('hpa-segment', data/'train', '--out', tmp_path/'m2', '--quiet'))
