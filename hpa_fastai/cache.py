@@ -29,10 +29,10 @@ def _crc(x:np.ndarray)->int: return zlib.crc32(np.ascontiguousarray(x).data)
 
 def _write_stack(fn:Path, x:np.ndarray, fmt:str='npy')->Path:
     "Atomically write the `(C,H,W)` uint8 stack `x` to `fn` as a raw `.npy` or a stacked PNG (C=1: L, 3: RGB, 4: RGBA)"
-    if fmt=='npy': return _atomic(fn, lambda o: np.save(o, x), force=True)  # the cache folder is ours (its manifest says so): a damaged file is replaced
+    if fmt=='npy': return _atomic(fn, lambda o: np.save(o, x), force=True, role='data')  # the cache folder is ours (its manifest says so): a damaged file is replaced
     mode = {1:'L', 3:'RGB', 4:'RGBA'}.get(x.shape[0])
     if mode is None: raise HPADataError(f"A stacked PNG holds 1, 3 or 4 channels, not {x.shape[0]}: use format='npy' for {fn}.")
-    return _atomic(fn, lambda o: Image.fromarray(x[0] if mode=='L' else x.transpose(1,2,0), mode).save(o, format='PNG', compress_level=1), force=True)
+    return _atomic(fn, lambda o: Image.fromarray(x[0] if mode=='L' else x.transpose(1,2,0), mode).save(o, format='PNG', compress_level=1), force=True, role='data')
 
 def _read_stack(fn:Path, nc:int)->np.ndarray:
     "Read back a stack written by `_write_stack` as `(C,H,W)`"
@@ -156,6 +156,7 @@ def prep_cache(
         _same_kind(m, d, format=fmt, channels=channels, size=sz)
         mans[sz] = dict(format=fmt, channels=channels, size=sz, source=str(images.resolve()), csv=str(Path(csv).resolve()) if csv else None,
                         labels=fm.name if fm else None, items=m.get('items', {}), skipped={})
+    check_ours([d/o for d in dests.values() for o in ('labels.csv', 'manifest.json', *(f'{i}.{fmt}' for i in ids))], 'hpa-prep', role='data')  # a folder of the user's own arrays is not a cache
     todo,reused,adopted = [],0,0
     for i in ids:
         ok = True
@@ -177,10 +178,10 @@ def prep_cache(
                 _same_kind(disk, d, format=fmt, channels=channels, size=sz)
                 _merge(m, disk, d, fmt, nc, idset, dropped[sz])
                 m.update(n=len(m['items']), updated=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
-                _atomic(d/'manifest.json', lambda o: Path(o).write_text(json.dumps(m, indent=1)))
+                _atomic(d/'manifest.json', lambda o: Path(o).write_text(json.dumps(m, indent=1)), role='data')
                 if final and raw is not None:
                     keep = _merge_labels(raw[raw[fm.id_col].str.strip().isin(set(m['items']))], d/'labels.csv', fm.id_col, m['items'])
-                    _atomic(d/'labels.csv', lambda o: keep.to_csv(o, index=False), role='labels')
+                    _atomic(d/'labels.csv', lambda o: keep.to_csv(o, index=False), role='data')
     made,skipped = 0,{}
     nw = ifnone(n_workers, defaults.cpus)
     def _chunks():

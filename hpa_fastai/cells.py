@@ -166,7 +166,7 @@ def _cells_of(x:np.ndarray, masks, id:str, seg:str='watershed', seg_kw:dict=None
     _check_mask(x, m)
     return m
 
-def _png4(fn:Path, x:np.ndarray): _atomic(fn, lambda o: Image.fromarray(np.ascontiguousarray(x.transpose(1,2,0)), 'RGBA').save(o, format='PNG'))
+def _png4(fn:Path, x:np.ndarray): _atomic(fn, lambda o: Image.fromarray(np.ascontiguousarray(x.transpose(1,2,0)), 'RGBA').save(o, format='PNG'), role='data')
 
 @checked
 def make_cell_set(
@@ -197,8 +197,8 @@ def make_cell_set(
             rows.append((f'{id}_{k}', f.sep.join(map(str, lab)), id))
     if not rows: raise HPADataError(f"No cell was found in the {len(df)} images of {csv}: check the masks (or the segmentation).")
     t = pd.DataFrame(rows, columns=['id','label','group'])
-    _atomic(dest/'groups.csv', lambda o: t[['group','id']].to_csv(o, index=False))
-    return _atomic(dest/'train.csv', lambda o: t[['id','label']].set_axis([f.id_col, f.label_col], axis=1).to_csv(o, index=False), role='labels')
+    _atomic(dest/'groups.csv', lambda o: t[['group','id']].to_csv(o, index=False), role='data')
+    return _atomic(dest/'train.csv', lambda o: t[['id','label']].set_axis([f.id_col, f.label_col], axis=1).to_csv(o, index=False), role='data')
 
 def crop_probs(
     learn:Learner,       # Crop model
@@ -353,7 +353,8 @@ def predict_cells(
         if v is None: continue
         if _same(out, Path(v)): raise HPADataError(f"--out {out} is the {k} {'folder' if k!='csv' else 'file'} {v}: write the results to a folder of their own.")
         if _same(out/'masks', Path(v)) and k!='masks': raise HPADataError(f"--out {out} would write its masks/ into {v}, the {k}: write the results to a folder of their own.")
-    check_outputs({'out':[out/'submission.csv', out/'cells.csv']}, dict(ins, model=[f for m in (model, crop_model) if isinstance(m, (str,Path)) for f in _model_files(m)]))
+    mods = [Path(m) for m in (model, crop_model) if isinstance(m, (str,Path))]
+    check_outputs({'out':[out/'submission.csv', out/'cells.csv']}, dict(ins, model=[f for m in mods for f in _model_files(m)]), folders=dict(model=[m if m.is_dir() else m.parent for m in mods]))
     if (out/'cells.csv').exists() and not _our_table(out/'cells.csv'):  # a data set's true cell table, not ours
         raise HPADataError(f"--out {out} holds a cells.csv that hpa-cells did not write (a data set's true cell table?): write the results to a folder of their own.")
     learn = _learn(model, 'image model')

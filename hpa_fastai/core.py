@@ -75,7 +75,7 @@ def _sweep_tmp(fn:Path):
                 Path(t.path).unlink(missing_ok=True)  # another process may sweep the same folder
 
 def _atomic(fn:Path, write, force:bool=False, role:str='output'):
-    "Call `write(tmp)` on a temporary name beside `fn`, then move it into place, so a reader never sees half a file; an existing `fn` of another kind (a user's file) is refused unless `force`; `role` ('labels' for a data set's label table) is kept on the file"
+    "Call `write(tmp)` on a temporary name beside `fn`, then move it into place, so a reader never sees half a file; an existing `fn` of another kind (a user's file) is refused unless `force`; `role` ('data' for a data set's images, masks and label table) is kept on the file"
     fn = Path(fn)
     if not fn.parent.is_dir():
         why = 'is a file, not a folder' if fn.parent.exists() or any(p.is_file() for p in fn.parents) else 'does not exist'
@@ -139,7 +139,8 @@ def _kind(fn:Path)->tuple|None:
         if ext=='.json':
             try: v = json.loads(fn.read_text())
             except (ValueError, OSError): return ('a text that is not JSON', ('text', line[:12]))
-            words = f"a JSON object with the keys {', '.join(sorted(map(str, v)))[:60]}" if isinstance(v, dict) else f"a JSON {type(v).__name__}"
+            ks = sorted(map(str, v)) if isinstance(v, dict) else []
+            words = f"a JSON object with the keys {', '.join(ks[:5])}{', ...' if len(ks)>5 else ''}" if isinstance(v, dict) else f"a JSON {type(v).__name__}"
             return (words, ('json', tuple(sorted(v)) if isinstance(v, dict) else type(v).__name__))
         lines = [o.strip() for o in head.decode('utf-8', 'replace').splitlines() if o.strip()]
         if not lines: return ('an empty file', ('empty',))
@@ -171,7 +172,7 @@ def _alike(a:tuple, b:tuple)->bool:
     if a[0]==b[0]=='json': return isinstance(a[1], tuple) and isinstance(b[1], tuple) and bool(set(a[1])&set(b[1]))
     return False
 
-_ROLE = 'user.hpa_fastai'   # an extended attribute: what an hpa_fastai file is ('output', 'labels'), where the file system keeps them
+_ROLE = 'user.hpa_fastai'   # an extended attribute: what an hpa_fastai file is ('output', or 'data': a data set's images, masks, labels), where the file system keeps them
 LABEL_HEADERS = {('Id','Target'), ('ID','Label'), ('Image','Label')}  # the label tables of the formats (`labels.FORMATS`)
 
 def _set_role(fn, role:str):
@@ -184,21 +185,22 @@ def _role(fn)->str|None:
     except (OSError, AttributeError): return None
 
 def _labels_clash(fn:Path, old:tuple, role:str|None)->str|None:
-    "Why `fn` (of kind `old`) is a data set's label table that an output of `role` may not replace, else `None`"
-    if not (old[1][0]=='table' and old[1][1] in LABEL_HEADERS) or role=='labels': return None
+    "Why `fn` (of kind `old`) is part of a data set (its labels, images or masks) that an output of `role` may not replace, else `None`"
     r = _role(fn)
-    if r=='labels': return 'a label table that hpa_fastai wrote for a data set'
-    if r=='': return 'a label table that hpa_fastai did not write'  # a submission in the same layout would carry its role
+    if r=='data' and role!='data': return f"{'a label table' if old[1][0]=='table' else 'a file'} that hpa_fastai wrote for a data set"
+    if r=='' and old[1][0]=='table' and old[1][1] in LABEL_HEADERS: return 'a label table that hpa_fastai did not write'  # a submission in the same layout would carry its role
 
-def check_ours(fns, what:str='an output'):
-    "Before any work: refuse when a file of `fns` exists that the file system says hpa_fastai did not write (a folder of outputs never replaces a user's file)"
+def check_ours(fns, what:str='an output', role:str='output'):
+    "Before any work: refuse when a file of `fns` exists that the file system says hpa_fastai did not write as `role` (a folder of outputs never replaces a user's file, nor a data set's)"
     for f in map(Path, fns):
-        if f.is_file() and _role(f)=='': raise HPADataError(f"{f} is already there and hpa_fastai did not write it: {what} never replaces a file of yours; choose another folder, or move that file away first.")
+        if f.is_file() and (r := _role(f)) is not None and r!=role:
+            why = 'hpa_fastai did not write it' if r=='' else 'is part of a data set' if r=='data' else 'is an output of another command'
+            raise HPADataError(f"{f} is already there and {why}: {what} never replaces it; choose another folder, or move that file away first.")
 
 def remove_ours(fn)->bool:
     "Remove `fn` (a stale output) only if hpa_fastai wrote it, as far as the file system says; whether it was removed"
     fn = Path(fn)
-    if not fn.is_file() or _role(fn)=='': return False
+    if not fn.is_file() or _role(fn) in ('', 'data'): return False
     fn.unlink(); return True
 
 def check_replace(fn, key:tuple, words:str):
@@ -253,14 +255,15 @@ def check_outputs(outs:dict, ins:dict=None, folders:dict=None, run:bool=False):
     o,i = _flat(outs),_flat(ins or {})
     for j,(k,p) in enumerate(o):
         if p.is_dir(): raise HPADataError(f"--{k.replace('_','-')} {p} is a folder: pass a file name.")
-        if not run and (d := _run_of(p)) is not None:
-            raise HPADataError(f"{_opt(k)} {p} is a file of the training run in {d}: outputs never overwrite a run's files, which only hpa-train writes; choose another name.")
         for k2,f in _flat(folders or {}):
             if f.is_dir() and _same(p.parent, f):
                 raise HPADataError(f"{_opt(k)} {p} would be written into {_opt(k2)} {f}, a folder the command reads: outputs never overwrite or add to an input; write them elsewhere.")
         for k2,q in o[:j]+i:
             if _same(p, q):
                 raise HPADataError(f"--{k.replace('_','-')} {p} is also --{k2.replace('_','-')} {q}: outputs never overwrite an input or another output; choose another file.")
+        if not run and (d := _run_of(p)) is not None:
+            raise HPADataError(f"{_opt(k)} {p} is a file of the training run in {d}: outputs never overwrite a run's files, which only hpa-train writes; choose another name.")
+
 
 # %% ../nbs/00_core.ipynb #9387627b
 def _jsonable(v):

@@ -148,7 +148,7 @@ def _one(job:tuple, out, base, size, timeout, retries, backoff, log):
         return 'failed',e.attempts,str(e)
     try: p = to_plane(x, stain, size)
     except HPADataError as e: return 'failed',n,str(e)
-    _atomic(fn, lambda o: Image.fromarray(p).save(o, format='PNG'), force=True)  # in a folder `_may_write` found ours
+    _atomic(fn, lambda o: Image.fromarray(p).save(o, format='PNG'), force=True, role='data')  # in a folder `_may_write` found ours
     log(f"{id} {stain}: ok after {n} attempt(s)")
     return 'downloaded',n,''
 
@@ -192,7 +192,7 @@ def download_hpav18(
     check_outputs(dict(out=[out/o for o in ('train.csv','failures.csv','download.log','download.json')]), dict(csv=csv))
     if out.is_dir(): _may_write(out, csv, df.id, force)
     make_dir(out/'train', 'image folder')
-    _atomic(out/'download.json', lambda o: Path(o).write_text(json.dumps(dict(csv=str(csv), base_url=base_url, size=size), indent=1)))  # the folder is ours from now on
+    _atomic(out/'download.json', lambda o: Path(o).write_text(json.dumps(dict(csv=str(csv), base_url=base_url, size=size), indent=1)), role='data', force=True)  # the folder is ours from now on
     lock,logf = threading.Lock(),open(out/'download.log', 'a')
     def log(s):
         with lock: logf.write(f"{time.strftime('%H:%M:%S')} {s}\n"); logf.flush()
@@ -205,7 +205,7 @@ def download_hpav18(
     ok = r.groupby('id', sort=False).status.agg(lambda s: (s!='failed').all())
     keep = df[df.id.map(ok)]
     lab = pd.DataFrame({'Id': keep.id, 'Target': [' '.join(map(str, o)) for o in keep.labels]})
-    if len(lab): _atomic(out/'train.csv', lambda o: lab.to_csv(o, index=False), role='labels')   # no complete sample: any earlier table stays
+    if len(lab): _atomic(out/'train.csv', lambda o: lab.to_csv(o, index=False), role='data', force=True)  # `_may_write` found the folder ours   # no complete sample: any earlier table stays
     bad = r[r.status=='failed'][['id','stain','url','reason']]
     if len(bad): _atomic(out/'failures.csv', lambda o: bad.to_csv(o, index=False))
     else: remove_ours(out/'failures.csv')   # an earlier run's list, now all fetched

@@ -156,14 +156,16 @@ def _folder_arg(s:str)->tuple:
     return (name,Path(p)) if sep and not Path(s).exists() else (Path(s).name,Path(s))
 
 def _check_outs(outs:dict, folders:dict):
-    "Refuse outputs that are one another, that would overwrite a file of an image folder or add an image to one, or a picture matplotlib can't write"
+    "Refuse outputs that are one another, that would land in an image folder, that would replace a file of another kind, or a picture matplotlib can't write"
     check_outputs(outs)
     for k,o in outs.items():
         if o is None: continue
         o = Path(o)
         for n,p in folders.items():
-            if p.is_dir() and o.parent.resolve()==p.resolve() and (o.exists() or o.suffix.lower() in IMG_EXTS+STACK_EXTS):
-                raise HPADataError(f"--{k} {o} is {'a file' if o.exists() else 'an image'} in the image folder {p} ({n}): outputs never overwrite or add to an input; choose another file.")
+            if p.is_dir() and o.parent.resolve()==p.resolve():
+                raise HPADataError(f"--{k} {o} is {'a file' if o.exists() else 'an image' if o.suffix.lower() in IMG_EXTS+STACK_EXTS else 'a new file'} in the image folder {p} ({n}): outputs never overwrite or add to an input; choose another file.")
+    check_replace(outs.get('out'), ('table', ('group','id','source','distance')), 'a duplicate report (group,id,source,distance)')  # before the hashing, not after it
+    if outs.get('hashes'): check_replace(outs['hashes'], ('table', ('id','source','h0','h1')), 'a hash table (id,source,h0,...)')
     plot = outs.get('plot')
     if plot is not None:
         fmts = FigureCanvasAgg.get_supported_filetypes()

@@ -118,7 +118,7 @@ def _read_csv(fn, what):
     return read_table(fn, what)
 
 def _read_ids(fn, what:str='Id list')->list:
-    try: ids = [o.strip() for o in check_file(fn, what).read_text().splitlines() if o.strip()]
+    try: ids = [o.strip() for o in check_file(fn, what).read_text(encoding='utf-8-sig').splitlines() if o.strip()]  # a byte-order mark is not part of the first id
     except UnicodeDecodeError: raise HPADataError(f"{what} {fn} is not a text file of ids, one per line.") from None
     ids = ids[1:] if ids and ids[0] in _id_cols else ids
     if not ids: raise HPADataError(f"{what} {fn} holds no ids: expected one id per line.")
@@ -134,8 +134,9 @@ def read_probs(
     fn = Path(fn)
     if fn.suffix=='.npy':
         check_file(fn, 'Probabilities file')
-        try: x = np.load(fn, allow_pickle=False).astype(np.float32)
-        except (ValueError, OSError) as e: raise HPADataError(f"Probabilities file {fn} is not a readable numeric .npy array: {e}") from None
+        try:
+            with np.errstate(over='ignore'): x = np.load(fn, allow_pickle=False).astype(np.float32)  # a float64 beyond float32 becomes inf, refused below
+        except (ValueError, OSError, TypeError) as e: raise HPADataError(f"Probabilities file {fn} is not a readable numeric .npy array: {e}") from None
         if ids is None:
             ids = next((o for o in (fn.with_name(fn.stem+'_ids.txt'), fn.with_suffix('.txt')) if o.exists()), None)
             if ids is None: raise HPADataError(f"Probabilities file {fn} needs its ids: none of {fn.stem}_ids.txt, {fn.stem}.txt beside it; pass ids.")
@@ -151,19 +152,24 @@ def read_probs(
         cols = [n if n in df.columns else str(i) for i,n in enumerate(classes)]
         miss = [f'{i} {n}' for i,(n,c) in enumerate(zip(classes, cols)) if c not in df.columns]
         if miss: raise HPADataError(f"Probabilities file {fn} lacks the column(s) of {len(miss)} class(es), e.g. {'; '.join(miss[:3])}: expected one column per class, named by class name or id.")
-        try: x = df[cols].apply(lambda s: pd.to_numeric(s.str.strip())).values.astype(np.float32)
-        except ValueError as e: raise HPADataError(f"Probabilities file {fn} has a value that is not a number: {e}.") from None
+        raw = df[cols].apply(lambda s: s.str.strip())
+        num = raw.apply(lambda s: pd.to_numeric(s, errors='coerce'))
+        nan = np.argwhere((num.isna() & (raw!='') & ~raw.apply(lambda s: s.str.lower().isin(['nan','na']))).values)
+        if len(nan): r,c = nan[0]; raise HPADataError(f"Probabilities file {fn} line {r+2}, class {c} ({classes[c]}): {raw.iat[r,c]!r} is not a number.")
+        with np.errstate(over='ignore'): x = num.values.astype(np.float32)
         ids = df[ic].str.strip().tolist()
     bad = np.argwhere(~np.isfinite(x) | (x<0) | (x>1))
-    if len(bad): raise HPADataError(f"Probabilities file {fn} has {len(bad)} value(s) outside 0..1 or missing, first at row {bad[0][0]+1}, class {bad[0][1]} ({classes[bad[0][1]]}).")
+    where = 'line {}' if fn.suffix!='.npy' else 'row {}'
+    if len(bad): raise HPADataError(f"Probabilities file {fn} has {len(bad)} value(s) outside 0..1 or missing, first at {where.format(bad[0][0]+(2 if fn.suffix!='.npy' else 1))}, class {bad[0][1]} ({classes[bad[0][1]]}).")
     return ids, x
 
 # %% ../nbs/12_evaluate.ipynb #fb12f15f
-_sub_fmts = [(o.id_col, c, o.sep) for o in FORMATS.values() for c in dict.fromkeys((o.sub_col, o.label_col))]  # a submission, or a label table read as one
+_sub_fmts = [(o.id_col, c, o.sep, o) for o in FORMATS.values() for c in dict.fromkeys((o.sub_col, o.label_col))]  # a submission, or a label table read as one
 
 def read_submission(
     fn:str|Path,   # Submission CSV
     classes:list,  # Class names, in class order
+    fmt:str=None,  # The format of the labels it is scored against: a submission in another layout numbers its classes otherwise
 )->tuple:
     "Ids and a samples x classes 0/1 array from the submission `fn`"
     fn = Path(fn)
@@ -171,7 +177,9 @@ def read_submission(
     df.columns = [str(c).strip() for c in df.columns]
     f = next((o for o in _sub_fmts if o[0] in df.columns and o[1] in df.columns), None)
     if f is None: raise HPADataError(f"Submission {fn} has columns {list(df.columns)}: expected Id,Predicted (space-separated), ID,Label ('|'-separated) or Image,Label.")
-    ic,lc,sep = f
+    ic,lc,sep,sf = f
+    if fmt is not None and sf.name!=get_format(fmt).name:
+        raise HPADataError(f"Submission {fn} is in the {sf.title} layout ({ic},{lc}) but the labels are {get_format(fmt).title}: the two number their classes differently, so it cannot be scored against them.")
     x = np.zeros((len(df), len(classes)), np.float32)
     for i,s in enumerate(df[lc]):
         for o in filter(None, (o.strip() for o in s.strip().split(sep))):
@@ -416,7 +424,7 @@ def evaluate_files(
     lbl = read_labels(labels)
     classes = lbl.attrs['classes']
     if probs:        (pids,x),src = read_probs(probs, classes, ids),str(probs)
-    elif submission: (pids,x),src = read_submission(submission, classes),str(submission)
+    elif submission: (pids,x),src = read_submission(submission, classes, lbl.attrs['fmt']),str(submission)
     else:
         if not Path(images).is_dir(): raise HPADataError(f"Image folder {images} does not exist.")
         learn = _model(model, classes)

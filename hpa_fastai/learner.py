@@ -11,7 +11,7 @@ from sklearn.metrics import precision_recall_fscore_support
 from fastai.metrics import ActivationType
 from fastai.vision.all import *
 from .core import *
-from .core import _atomic, _jsonable
+from .core import _atomic, _jsonable, _set_role
 from .labels import *
 from .image import *
 from .data import *
@@ -321,6 +321,7 @@ class StageLogger(Callback):
         fn.parent.mkdir(parents=True, exist_ok=True)
         new = not (self.append and fn.exists())
         self.file = fn.open('w' if new else 'a')
+        _set_role(fn, 'output')  # written in place, row by row: marked as hpa_fastai's, as `_atomic` marks a whole file
         if new: self.file.write(','.join(['stage', *self.recorder.metric_names])+'\n')
     def after_epoch(self):
         if self.file is None: return

@@ -376,7 +376,7 @@ def _check(n, size, counts, nc, min_per_class, n_labels, noise, seed):
 
 def _to8(x): return (x*255+0.5).astype(np.uint8)
 
-def _png(im:Image.Image, fn:Path): _atomic(fn, lambda o: im.save(o, format='PNG'), force=True)  # in a folder `_may_write` found ours
+def _png(im:Image.Image, fn:Path): _atomic(fn, lambda o: im.save(o, format='PNG'), force=True, role='data')  # in a folder `_may_write` found ours
 
 def _write1(o, dest, channels, size, seed, noise, masks=None):
     "Draw image `o`=(index,id,class names) and save it under `dest` as the format's PNG files (each written atomically); with a folder `masks`, also its cell mask, and return what each cell shows"
@@ -447,12 +447,12 @@ def make_synth(
     if path.is_dir(): _may_write(path, csv, folder, params, table, force, cells)
     dest = make_dir(path/folder, 'image folder')
     masks = make_dir(path/MASKS, 'mask folder') if cells else None
-    _atomic(path/'synth.json', lambda o: Path(o).write_text(json.dumps(params, indent=1)), force=force)  # first: a run killed half-way can be rerun
+    _atomic(path/'synth.json', lambda o: Path(o).write_text(json.dumps(params, indent=1)), force=force, role='data')  # first: a run killed half-way can be rerun
     items = [(i, id, [names[o] for o in ls]) for i,(id,ls) in enumerate(zip(ids,labels))]
     shown = parallel(_write1, items, dest=dest, channels=f.channels, size=size, seed=seed, noise=noise, masks=masks,
                      n_workers=ifnone(n_workers, min(8, defaults.cpus)), threadpool=True, progress=progress and n>1)
     if cells: table = _write_cells(path/CELLS, f, names, ids, shown, force)
-    return _atomic(path/csv, lambda o: Path(o).write_text(table), force=force, role='labels')  # `force`: the user said to replace what is there
+    return _atomic(path/csv, lambda o: Path(o).write_text(table), force=force, role='data')  # `force`: the user said to replace what is there
 
 def _write_cells(fn:Path, f, names:list, ids:list, shown:list, force:bool=False)->str:
     "Write the cell table `fn` (`ID,cell,Label`) of what each cell shows (nothing: Negative); return the image table, each image's label the union of its cells'"
@@ -460,5 +460,5 @@ def _write_cells(fn:Path, f, names:list, ids:list, shown:list, force:bool=False)
     cl = [[sorted(names.index(o) for o in ns) or [neg] for ns in s] for s in shown]
     def _j(ls): return f.sep.join(map(str, ls))
     cells = pd.DataFrame([(i, k+1, _j(ls)) for i,s in zip(ids,cl) for k,ls in enumerate(s)], columns=[f.id_col, 'cell', f.label_col])
-    _atomic(fn, lambda o: cells.to_csv(o, index=False), force=force)
+    _atomic(fn, lambda o: cells.to_csv(o, index=False), force=force, role='data')
     return pd.DataFrame({f.id_col: ids, f.label_col: [_j(sorted({o for ls in s for o in ls if o!=neg}) or [neg]) for s in cl]}).to_csv(index=False)

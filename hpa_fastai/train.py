@@ -132,8 +132,10 @@ def _from_config(csv=None, freeze_epochs=0, lr_mult=1., mixed_precision='no', ch
 def _check_train_outputs(out, csv=None, weights=None, dupes=None, images=None, **kw):
     "Refuse an `out` whose files would overwrite the label table, the starting weights or the duplicate report"
     ins = dict(csv=csv, weights=weights, dupes=dupes)
+    if images is None and csv is not None: images = _default_images(Path(csv))
     if images is not None and _same(Path(out), Path(images)): raise HPADataError(f"--out {out} is the image folder --images: write the model to a folder of its own.")
     check_outputs({'out':[Path(out)/o for o in RUN_FILES]}, ins, run=True)
+    check_ours([Path(out)/o for o in RUN_FILES], 'hpa-train')  # a user's notes named history.csv are refused now, not after the training
 
 @checked
 @delegates(hpa_setup, but=['expect'])
@@ -210,6 +212,7 @@ def train_folds(
     "Train several folds with `train`, save out-of-fold probabilities and fit thresholds on them; returns (ids, probs, targs, thresh)"
     out = Path(out)
     ks = parse_folds(folds, n_folds)
+    _check_train_outputs(out, csv, **kwargs)  # the root's oof.csv and thresholds.txt: before the first fold trains
     ids,probs,targs = [],[],[]
     for k in ks:
         learn = train(csv, out=out/f'fold{k}', fold=k, n_folds=n_folds, **kwargs)

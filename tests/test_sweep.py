@@ -49,6 +49,8 @@ def existing(b, d):
     _copyset(b, d)
     (d/'old').mkdir(); (d/'old/export.pkl').write_bytes(b'earlier model'); (d/'old/model.safetensors').write_bytes(b'earlier weights')
     (d/'sub.csv').write_text('Id,Predicted\nearlier,0\n'); (d/'rep').mkdir(); (d/'rep/metrics.json').write_text('{"earlier": 1}\n')
+    from hpa_fastai.core import _set_role
+    for f in ('old/export.pkl', 'old/model.safetensors', 'sub.csv', 'rep/metrics.json'): _set_role(d/f, 'output')  # as hpa_fastai marks what it writes: earlier outputs, not a user's files
 def model_copy(b, d): _copyset(b, d); shutil.copytree(b/'m', d/'m', ignore=shutil.ignore_patterns('checkpoints'))
 def corrupt_pkl(b, d): _copyset(b, d); (d/'bad.pkl').write_bytes(b'not a pickle at all')
 def truncated_safetensors(b, d):

@@ -171,3 +171,73 @@ def test_masks_of_another_tool_are_kept(data, tmp_path):
     fails(main('hpa-segment', data/'train', '--out', out, '--quiet'), 'hpa_fastai did not write it: hpa-segment never replaces')
     assert _md5s(out)==before
     for _ in range(2): ok(main('hpa-segment', data/'train', '--out', tmp_path/'m2', '--quiet'))
+
+def test_a_data_sets_masks_are_kept(tmp_path):
+    "hpa-synth's true cell masks (what hpa-evaluate --cells scores against) are a data set's, even in the folder hpa-cells writes its masks to, even through a link"
+    from hpa_fastai.all import make_synth, train
+    s = tmp_path/'d'; make_synth(s, n=12, fmt='hpa2021', size=32, seed=2, progress=False)
+    m = tmp_path/'m21'; train(s/'train.csv', out=m, schedule='full:1:1e-2', size=32, bs=4, arch='resnet10t', workers=0, progress=False)
+    before = _md5s(s)
+    fails(main('hpa-cells', m, s/'train', '--out', s, '--quiet'), 'holds a cells.csv that hpa-cells did not write')
+    shutil.copytree(s/'masks', tmp_path/'d2'/'masks')   # the masks alone (a copy keeps what they are)
+    fails(main('hpa-cells', m, s/'train', '--out', tmp_path/'d2', '--quiet'), 'is part of a data set: hpa-cells never replaces')
+    (tmp_path/'e').mkdir(); (tmp_path/'e'/'masks').symlink_to(s/'masks')
+    fails(main('hpa-cells', m, s/'train', '--out', tmp_path/'e', '--quiet'), 'is part of a data set')
+    assert _md5s(s)==before
+    fails(main('hpa-cells', m, s/'train', '--out', m, '--quiet'), 'a folder the command reads')
+
+def test_a_cache_folder_of_someone_elses_files(data, tmp_path):
+    "hpa-prep adopts the arrays a killed run of its own left, never a user's arrays or table of the same names"
+    from hpa_fastai.all import read_labels
+    ids = read_labels(data/'train.csv').id.tolist()
+    d = tmp_path/'c'/'32'; d.mkdir(parents=True)
+    np.save(d/f'{ids[0]}.npy', np.full((4, 32, 32), 7, np.uint8))
+    before = _md5s(tmp_path/'c')
+    fails(main('hpa-prep', data/'train', '--csv', data/'train.csv', '--out', tmp_path/'c', '--sizes', 32, '--quiet'), 'hpa_fastai did not write it: hpa-prep never replaces it')
+    (d/f'{ids[0]}.npy').unlink(); (d/'labels.csv').write_text('Id,Target\nx,1\n')
+    fails(main('hpa-prep', data/'train', '--csv', data/'train.csv', '--out', tmp_path/'c', '--sizes', 32, '--quiet'), 'labels.csv is already there')
+    (d/'labels.csv').unlink()
+    for _ in range(2): ok(main('hpa-prep', data/'train', '--csv', data/'train.csv', '--out', tmp_path/'c', '--sizes', 32, '--quiet'))
+
+def test_dupes_checks_its_outputs_before_hashing(data, tmp_path):
+    lab = tmp_path/'labels.csv'; shutil.copyfile(data/'train.csv', lab)
+    fails(main('hpa-dupes', data/'train', '--out', tmp_path/'d.csv', '--hashes', lab, '--quiet'), 'not a hash table')
+    assert not (tmp_path/'d.csv').exists()
+    fails(main('hpa-dupes', data/'train', '--out', data/'train'/'d.csv', '--quiet'), 'is a new file in the image folder')
+
+def test_training_checks_its_folder_before_training(data, tmp_path):
+    "A user's file under one of a run's names, or the image folder as --out, is refused before the first epoch: nothing is written"
+    common = ['--csv', data/'train.csv', '--arch', 'resnet10t', '--no-pretrained', '--size', 32, '--bs', 8, '--workers', 0, '--schedule', 'full:1:1e-2', '--quiet']
+    before = _md5s(data)
+    fails(main('hpa-train', *common, '--out', data/'train'), 'is the image folder')
+    assert _md5s(data)==before
+    for f,text in [('history.csv', 'epoch,my\n'), ('model.json', '{"my": "config"}'), ('MODEL.md', '# My model notes\n'), ('oof.csv', 'Id,Target\nx,1\n')]:
+        out = tmp_path/f'o_{f}'; out.mkdir(); (out/f).write_text(text)
+        fails(main('hpa-train', *common, '--out', out), 'hpa_fastai did not write it: hpa-train never replaces it')
+        assert [o.name for o in out.iterdir()]==[f] and (out/f).read_text()==text
+
+def test_folds_check_their_root_first(data, tmp_path):
+    out = tmp_path/'r'; out.mkdir(); (out/'thresholds.txt').write_text('my thresholds notes\n')
+    fails(main('hpa-train', '--csv', data/'train.csv', '--out', out, '--folds', 'all', '--n-folds', 2, '--arch', 'resnet10t', '--no-pretrained', '--size', 32, '--quiet'),
+          'hpa_fastai did not write it: hpa-train never replaces it')
+    assert [o.name for o in out.iterdir()]==['thresholds.txt']
+
+def test_a_probability_that_is_not_a_number_is_named(data, tmp_path):
+    from hpa_fastai.all import read_labels, class_names
+    ids,cls = read_labels(data/'train.csv').id.tolist(),class_names('hpa2018')
+    rows = [','.join(['id', *cls])] + [','.join([i, *['0.1']*len(cls)]) for i in ids]
+    rows[2] = rows[2].replace(',0.1', ',yes', 1)
+    (tmp_path/'p.csv').write_text('\n'.join(rows)+'\n')
+    fails(main('hpa-evaluate', '--labels', data/'train.csv', '--probs', tmp_path/'p.csv'), "line 3, class 0 (Nucleoplasm): 'yes' is not a number")
+    (tmp_path/'p.csv').write_text('\n'.join(rows).replace(',yes', ',1.5')+'\n')
+    fails(main('hpa-evaluate', '--labels', data/'train.csv', '--probs', tmp_path/'p.csv'), 'first at line 3, class 0 (Nucleoplasm)')
+
+def test_a_submission_of_another_format(data, tmp_path):
+    "HPA 2021 and Kaggle 2018 number their classes differently: a 2021 submission is not scored against 2018 labels"
+    from hpa_fastai.all import read_labels
+    ids = read_labels(data/'train.csv').id.tolist()
+    (tmp_path/'s21.csv').write_text('ID,Label\n' + ''.join(f'{i},8|0\n' for i in ids))
+    fails(main('hpa-evaluate', '--labels', data/'train.csv', '--submission', tmp_path/'s21.csv'), 'is in the HPA')
+    (tmp_path/'p.npy').parent.mkdir(exist_ok=True); np.save(tmp_path/'p.npy', np.full((len(ids), 28), 0.1, np.float32))
+    (tmp_path/'p_ids.txt').write_bytes(('\ufeff' + '\n'.join(ids) + '\n').encode())   # Notepad's byte-order mark
+    ok(main('hpa-evaluate', '--labels', data/'train.csv', '--probs', tmp_path/'p.npy'))
