@@ -16,7 +16,8 @@ from fastcore.all import *
 
 # %% auto #0
 __all__ = ['LABEL_HEADERS', 'RUN_FILES', 'OPTS', 'HPADataError', 'cli_errors', 'make_dir', 'torch_save', 'check_ours',
-           'remove_ours', 'check_replace', 'check_outputs', 'check_file', 'read_table', 'Opt', 'check_opts', 'checked']
+           'remove_ours', 'check_replace', 'check_outputs', 'check_file', 'read_text', 'read_table', 'Opt',
+           'check_opts', 'checked']
 
 # %% ../nbs/00_core.ipynb #f3711442
 class HPADataError(ValueError):
@@ -36,6 +37,16 @@ def _user_msg(e:Exception)->str:
     if isinstance(e, OSError):
         why = 'the disk is full or the file-size limit was reached' if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else e.strerror or str(e)
         return f"cannot use {e.filename}: {why}." if e.filename else f"{why}."
+
+import argparse, re
+_argparse_error = argparse.ArgumentParser.error
+def _one_line(self, message:str):
+    "argparse's error for hpa_fastai's console scripts: one line `hpa-x: <sentence>` and status 1, as every other bad input; other programs' parsers are left as argparse made them"
+    if not str(self.prog).startswith('hpa'): return _argparse_error(self, message)
+    m = re.match(r"argument (\S+?)(?:/\S+)?: invalid (int|float|\w+) value: '(.*)'$", message)
+    if m: message = f"{m[1]} {m[3]!r} is not {'a whole number' if m[2]=='int' else 'a number' if m[2]=='float' else 'a valid value'}"
+    self.exit(1, f"{self.prog}: {message}; see {self.prog} --help.\n")
+argparse.ArgumentParser.error = _one_line
 
 @contextmanager
 def cli_errors(cmd:str):
@@ -293,13 +304,18 @@ def _delim(line:str)->str:
     "The separator of a header line: a comma, else the semicolon or tab that a spreadsheet in another locale writes"
     return next((o for o in (',', ';', '\t') if o in line), ',')
 
+def read_text(fn:str|Path, what:str='File')->str:
+    "The text of `fn`: UTF-8 with or without a byte-order mark, or UTF-16 with one (Excel's \"Unicode text\", Notepad's \"Unicode\"); one sentence naming `what` otherwise"
+    fn = check_file(fn, what)
+    b = fn.read_bytes()
+    enc = 'utf-16' if b[:2] in (b'\xff\xfe', b'\xfe\xff') else 'utf-8-sig'
+    try: return b.decode(enc).lstrip('\ufeff')
+    except UnicodeDecodeError as e: raise HPADataError(f"{what} {fn} is not text: byte {e.start} is not UTF-8; save it as UTF-8.") from None
+
 def read_table(fn:str|Path, what:str='Table')->pd.DataFrame:
     "The CSV `fn` as strings with stripped headers, trailing empty cells (a spreadsheet's trailing commas) dropped; one sentence naming `what`, `fn` and the row at fault otherwise"
     fn = check_file(fn, what)
-    b = fn.read_bytes()
-    enc = 'utf-16' if b[:2] in (b'\xff\xfe', b'\xfe\xff') else 'utf-8-sig'  # Excel's "Unicode text" is UTF-16 with a byte-order mark
-    try: t = b.decode(enc).lstrip('\ufeff')
-    except UnicodeDecodeError as e: raise HPADataError(f"{what} {fn} is not a readable CSV: byte {e.start} is not UTF-8 text; save it as CSV UTF-8.") from None
+    t = read_text(fn, what)
     try: rows = [(n,r) for n,r in enumerate(csv.reader(io.StringIO(t, newline=''), delimiter=_delim(t.split('\n', 1)[0])), 1) if any(o.strip() for o in r)]
     except csv.Error as e: raise HPADataError(f"{what} {fn} is not a readable CSV: {e}.") from None
     if not rows: raise HPADataError(f"{what} {fn} is empty.")

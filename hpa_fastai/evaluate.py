@@ -118,8 +118,7 @@ def _read_csv(fn, what):
     return read_table(fn, what)
 
 def _read_ids(fn, what:str='Id list')->list:
-    try: ids = [o.strip() for o in check_file(fn, what).read_text(encoding='utf-8-sig').splitlines() if o.strip()]  # a byte-order mark is not part of the first id
-    except UnicodeDecodeError: raise HPADataError(f"{what} {fn} is not a text file of ids, one per line.") from None
+    ids = [o.strip() for o in read_text(fn, what).splitlines() if o.strip()]  # a byte-order mark is not part of the first id
     ids = ids[1:] if ids and ids[0] in _id_cols else ids
     if not ids: raise HPADataError(f"{what} {fn} holds no ids: expected one id per line.")
     return ids

@@ -6,7 +6,7 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/inference.html.md"""
 
 # %% ../nbs/10_inference.ipynb #4baf6b78
 from __future__ import annotations
-import os, warnings, contextlib
+import os, re, warnings, contextlib
 import numpy as np
 from fastai.vision.all import *
 from .labels import *
@@ -172,9 +172,14 @@ def read_thresh(t, n:int):
         try: t = float(str(t))
         except ValueError:
             if not str(t).strip() or not Path(t).exists(): raise HPADataError(f"--thresh {str(t)!r} is neither a number nor an existing file of {n} per-class thresholds.") from None
-            what = f"Threshold file {t}"
-            try: t = [float(o) for o in check_file(t, 'Threshold file').read_text().replace(',', ' ').split()]
-            except (ValueError, UnicodeDecodeError): raise HPADataError(f"{what} holds something that is not a number.") from None
+            what,lines = f"Threshold file {t}",read_text(t, 'Threshold file').splitlines()
+            if lines and all(re.fullmatch(r'\s*\d+,\d+\s*', o) for o in lines if o.strip()): raise HPADataError(f"{what} writes its numbers with decimal commas ({lines[0].strip()}): write them with decimal points, one per line.")
+            vals = []
+            for k,o in enumerate(lines, 1):
+                for v in o.replace(',', ' ').split():
+                    try: vals.append(float(v))
+                    except ValueError: raise HPADataError(f"{what} line {k}: {v!r} is not a number.") from None
+            t = vals
     return check_thresh(t, n, what)
 
 _mult = Opt('each threshold multiple', 0, 1, int=False, gt=True)
@@ -241,6 +246,7 @@ def predict_submission(
     h = learns[0].hpa
     fmt = fmt or h.get('fmt') or 'hpa2018'
     t = None if thresh is None else read_thresh(thresh, len(h['classes']))   # a bad threshold fails before any prediction
+    if min_labels>len(h['classes']): raise HPADataError(f"--min-labels {min_labels} is more than the {len(h['classes'])} classes the model predicts.")
     f = get_format(fmt)
     check_replace(out, ('table', (f.id_col, f.sub_col)), f"a submission ({f.id_col},{f.sub_col})")  # before the predictions, not after them
     if probs: check_replace(probs, ('npy', 'f', 2) if Path(probs).suffix=='.npy' else ('table', ('id', *h['classes'])), 'probabilities')

@@ -17,6 +17,8 @@ def _keeps_roles()->bool:
 
 roles = pytest.mark.skipif(not _keeps_roles(), reason='no extended attributes here: a user\'s file is told from an output by its kind alone')
 
+def ev(d, *args): return main('hpa-evaluate', *args, cwd=d)  # its default report folder, report/, in `d`
+
 def _md5s(d)->dict: return {p:hashlib.md5(p.read_bytes()).hexdigest() for p in Path(d).rglob('*') if p.is_file()}
 
 @pytest.fixture
@@ -30,6 +32,15 @@ def data(synth, tmp_path):
     "A copy of the shared synthetic set (train.csv, train/)"
     shutil.copytree(synth, tmp_path/'s')
     return tmp_path/'s'
+
+@pytest.fixture(scope='module')
+def set21(tmp_path_factory):
+    "A synthetic HPA 2021 set (its label table, images, true cell masks and cell table: a data set's files) and a model trained on it, shared read-only"
+    from hpa_fastai.all import make_synth, train
+    d = tmp_path_factory.mktemp('s21')
+    make_synth(d/'s', n=16, fmt='hpa2021', size=32, seed=1, progress=False)
+    train(d/'s'/'train.csv', out=d/'m21', schedule='full:1:1e-2', size=32, bs=8, arch='resnet10t', workers=0, progress=False)
+    return d/'s', d/'m21'
 
 RUN_FILES = ['checkpoints/last.pth', 'history.csv', 'folds.csv', 'per_class_f1.csv', 'MODEL.md', 'model.json', 'export.pkl']
 
@@ -75,16 +86,16 @@ def test_reports_never_land_in_the_image_folder(model, data):
 
 def test_tables_as_spreadsheets_write_them(data, tmp_path):
     "Trailing commas, a byte-order mark, CRLF, semicolons: read alike; an extra value or a column named twice: one sentence with the line"
-    clean = ok(main('hpa-evaluate', '--labels', data/'train.csv', '--submission', data/'train.csv')).stdout
+    clean = ok(ev(tmp_path, '--labels', data/'train.csv', '--submission', data/'train.csv')).stdout
     rows = (data/'train.csv').read_text().splitlines()
     variants = {'trailing.csv': '\n'.join(r+',' for r in rows[1:]), 'excel.csv': '\r\n'.join(r.replace(',', ';') for r in rows[1:])}
     (tmp_path/'trailing.csv').write_text(rows[0]+'\n'+variants['trailing.csv']+'\n')
     (tmp_path/'excel.csv').write_bytes(('\ufeff'+rows[0].replace(',', ';')+'\r\n'+variants['excel.csv']+'\r\n').encode('utf-8'))
-    for v in variants: assert ok(main('hpa-evaluate', '--labels', tmp_path/v, '--submission', data/'train.csv')).stdout==clean
+    for v in variants: assert ok(ev(tmp_path, '--labels', tmp_path/v, '--submission', data/'train.csv')).stdout==clean
     (tmp_path/'extra.csv').write_text('\n'.join(rows[:2]+[rows[2]+',7']+rows[3:])+'\n')
-    fails(main('hpa-evaluate', '--labels', tmp_path/'extra.csv', '--submission', data/'train.csv'), 'line 3 has 3 cells but the header has 2 columns')
+    fails(ev(tmp_path, '--labels', tmp_path/'extra.csv', '--submission', data/'train.csv'), 'line 3 has 3 cells but the header has 2 columns')
     p = tmp_path/'p.csv'; p.write_text('id,Nucleoplasm,Nucleoplasm\nx,0.1,0.9\n')
-    fails(main('hpa-evaluate', '--labels', data/'train.csv', '--probs', p), "has the column 'Nucleoplasm' twice")
+    fails(ev(tmp_path, '--labels', data/'train.csv', '--probs', p), "has the column 'Nucleoplasm' twice")
     d = tmp_path/'dupes.csv'; d.write_text(f'group,id,source,distance\n,{rows[1].split(",")[0]},train,0\n,{rows[2].split(",")[0]},train,0\n')
     fails(main('hpa-train', '--csv', data/'train.csv', '--dupes', d, '--out', tmp_path/'m', '--arch', 'resnet10t', '--no-pretrained', '--size', 32, '--quiet'), 'row 2 has an empty group')
 
@@ -151,17 +162,15 @@ def test_no_command_but_training_writes_a_run_file(run, model, data, f):
     assert _md5s(run)==before
 
 @roles
-def test_labels_in_a_submission_layout(tmp_path):
+def test_labels_in_a_submission_layout(set21, tmp_path):
     "HPA 2021's image labels (ID,Label) look exactly like its image-level submission: the data set's table is still never replaced, a submission is"
-    from hpa_fastai.all import make_synth, train
-    s = tmp_path/'s21'; make_synth(s, n=24, fmt='hpa2021', size=32, seed=1, min_per_class=0, progress=False)
-    train(s/'train.csv', out=tmp_path/'m21', schedule='full:1:1e-2', size=32, bs=8, arch='resnet10t', workers=0, progress=False)
+    s,m = set21
     before = _md5s(s)
-    fails(main('hpa-predict', tmp_path/'m21', '--images', s/'train', '--out', s/'train.csv', '--quiet'), 'a label table that hpa_fastai wrote for a data set')
+    fails(main('hpa-predict', m, '--images', s/'train', '--out', s/'train.csv', '--quiet'), 'a label table that hpa_fastai wrote for a data set')
     assert _md5s(s)==before
     mine = tmp_path/'mine.csv'; shutil.copyfile(s/'train.csv', mine)   # a copy carries no mark: a user's own table
-    fails(main('hpa-predict', tmp_path/'m21', '--images', s/'train', '--out', mine, '--quiet'), 'a label table that hpa_fastai did not write')
-    for _ in range(2): ok(main('hpa-predict', tmp_path/'m21', '--images', s/'train', '--out', tmp_path/'sub.csv', '--quiet'))
+    fails(main('hpa-predict', m, '--images', s/'train', '--out', mine, '--quiet'), 'a label table that hpa_fastai did not write')
+    for _ in range(2): ok(main('hpa-predict', m, '--images', s/'train', '--out', tmp_path/'sub.csv', '--quiet'))
 
 @roles
 def test_a_report_folder_is_checked_whole_before_writing(model, data, tmp_path):
@@ -187,11 +196,9 @@ def test_masks_of_another_tool_are_kept(data, tmp_path):
     for _ in range(2): ok(main('hpa-segment', data/'train', '--out', tmp_path/'m2', '--quiet'))
 
 @roles
-def test_a_data_sets_masks_are_kept(tmp_path):
+def test_a_data_sets_masks_are_kept(set21, tmp_path):
     "hpa-synth's true cell masks (what hpa-evaluate --cells scores against) are a data set's, even in the folder hpa-cells writes its masks to, even through a link"
-    from hpa_fastai.all import make_synth, train
-    s = tmp_path/'d'; make_synth(s, n=12, fmt='hpa2021', size=32, seed=2, progress=False)
-    m = tmp_path/'m21'; train(s/'train.csv', out=m, schedule='full:1:1e-2', size=32, bs=4, arch='resnet10t', workers=0, progress=False)
+    s,m = set21
     before = _md5s(s)
     fails(main('hpa-cells', m, s/'train', '--out', s, '--quiet'), 'holds a cells.csv that hpa-cells did not write')
     shutil.copytree(s/'masks', tmp_path/'d2'/'masks')   # the masks alone (a copy keeps what they are)
@@ -246,16 +253,33 @@ def test_a_probability_that_is_not_a_number_is_named(data, tmp_path):
     rows = [','.join(['id', *cls])] + [','.join([i, *['0.1']*len(cls)]) for i in ids]
     rows[2] = rows[2].replace(',0.1', ',yes', 1)
     (tmp_path/'p.csv').write_text('\n'.join(rows)+'\n')
-    fails(main('hpa-evaluate', '--labels', data/'train.csv', '--probs', tmp_path/'p.csv'), "line 3, class 0 (Nucleoplasm): 'yes' is not a number")
+    fails(ev(tmp_path, '--labels', data/'train.csv', '--probs', tmp_path/'p.csv'), "line 3, class 0 (Nucleoplasm): 'yes' is not a number")
     (tmp_path/'p.csv').write_text('\n'.join(rows).replace(',yes', ',1.5')+'\n')
-    fails(main('hpa-evaluate', '--labels', data/'train.csv', '--probs', tmp_path/'p.csv'), 'first at line 3, class 0 (Nucleoplasm)')
+    fails(ev(tmp_path, '--labels', data/'train.csv', '--probs', tmp_path/'p.csv'), 'first at line 3, class 0 (Nucleoplasm)')
 
 def test_a_submission_of_another_format(data, tmp_path):
     "HPA 2021 and Kaggle 2018 number their classes differently: a 2021 submission is not scored against 2018 labels"
     from hpa_fastai.all import read_labels
     ids = read_labels(data/'train.csv').id.tolist()
     (tmp_path/'s21.csv').write_text('ID,Label\n' + ''.join(f'{i},8|0\n' for i in ids))
-    fails(main('hpa-evaluate', '--labels', data/'train.csv', '--submission', tmp_path/'s21.csv'), 'is in the HPA')
+    fails(ev(tmp_path, '--labels', data/'train.csv', '--submission', tmp_path/'s21.csv'), 'is in the HPA')
     (tmp_path/'p.npy').parent.mkdir(exist_ok=True); np.save(tmp_path/'p.npy', np.full((len(ids), 28), 0.1, np.float32))
     (tmp_path/'p_ids.txt').write_bytes(('\ufeff' + '\n'.join(ids) + '\n').encode())   # Notepad's byte-order mark
-    ok(main('hpa-evaluate', '--labels', data/'train.csv', '--probs', tmp_path/'p.npy'))
+    ok(ev(tmp_path, '--labels', data/'train.csv', '--probs', tmp_path/'p.npy'))
+
+def test_threshold_files_as_editors_save_them(model, data, tmp_path):
+    "A byte-order mark or UTF-16 (Notepad's \"Unicode\") is read; a decimal comma, or a word, is named with its line"
+    th = [f'0.{10+i}' for i in range(28)]
+    (tmp_path/'bom.txt').write_bytes(('\ufeff' + '\n'.join(th) + '\n').encode())
+    (tmp_path/'u16.txt').write_bytes(('\n'.join(th) + '\n').encode('utf-16'))
+    subs = [ok(main('hpa-predict', model, '--images', data/'train', '--out', tmp_path/f'{f}.csv', '--thresh', tmp_path/f'{f}.txt', '--quiet')) and (tmp_path/f'{f}.csv').read_text() for f in ('bom', 'u16')]
+    assert subs[0]==subs[1]
+    (tmp_path/'comma.txt').write_text('\n'.join(o.replace('.', ',') for o in th) + '\n')
+    fails(main('hpa-predict', model, '--images', data/'train', '--out', tmp_path/'c.csv', '--thresh', tmp_path/'comma.txt', '--quiet'), 'decimal commas (0,10)')
+    (tmp_path/'word.txt').write_text('\n'.join(th[:3] + ['high'] + th[4:]) + '\n')
+    fails(main('hpa-predict', model, '--images', data/'train', '--out', tmp_path/'w.csv', '--thresh', tmp_path/'word.txt', '--quiet'), "line 4: 'high' is not a number")
+    fails(main('hpa-predict', model, '--images', data/'train', '--out', tmp_path/'m.csv', '--min-labels', 29, '--quiet'), '--min-labels 29 is more than the 28 classes')
+
+def test_a_value_argparse_cannot_read():
+    fails(main('hpa-predict', 'm', '--bs', '1e9'), "--bs '1e9' is not a whole number")
+    fails(main('hpa-train', '--size', '1e2'), "--size '1e2' is not a whole number")
