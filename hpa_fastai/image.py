@@ -21,11 +21,11 @@ from .micro import *
 from .micro import _read_micro
 
 # %% auto #0
-__all__ = ['STAINS', 'STAIN_RGB', 'IMG_EXTS', 'STACK_EXTS', 'MAX_PIXELS', 'NAME_MAX', 'parse_channels', 'channel_letters',
-           'npy_meta', 'read_npy', 'check_image_file', 'read_image', 'to_uint8', 'stain_plane', 'cache_info',
-           'find_files', 'open_hpa', 'open_item', 'hpa_composite', 'hpa_split', 'TensorImageRGBY', 'HPAOpener',
-           'RGBYBlock', 'micro_options', 'show_batch', 'show_results', 'HPAReader', 'ids_in_folder', 'check_images',
-           'verify_samples', 'skip_bad_images']
+__all__ = ['STAINS', 'STAIN_RGB', 'IMG_EXTS', 'STACK_EXTS', 'MAX_PIXELS', 'NAME_MAX', 'MIN_SIDE', 'parse_channels',
+           'channel_letters', 'npy_meta', 'read_npy', 'check_image_file', 'read_image', 'to_uint8', 'stain_plane',
+           'cache_info', 'find_files', 'open_hpa', 'open_item', 'hpa_composite', 'hpa_split', 'TensorImageRGBY',
+           'HPAOpener', 'RGBYBlock', 'micro_options', 'show_batch', 'show_results', 'HPAReader', 'ids_in_folder',
+           'check_images', 'verify_samples', 'skip_bad_images']
 
 # %% ../nbs/02_image.ipynb #3e769984
 STAINS = ('red','green','blue','yellow')
@@ -75,6 +75,7 @@ def read_npy(fn:Path|io.BufferedReader)->np.ndarray:
 # %% ../nbs/02_image.ipynb #b1771f3e
 MAX_PIXELS = 8192*8192   # Most pixels per plane an image may have (4x HPA's largest, 4096²): more is refused as a possible decompression bomb
 NAME_MAX = 255           # Most bytes in one file name (Linux, macOS, Windows)
+MIN_SIDE = 8             # Fewest pixels along an image's side (the smallest --size)
 
 def _kind(m:int)->str:
     "What the file of mode `m` is, in words"
@@ -110,6 +111,7 @@ def _read_pil(f, fn:Path)->np.ndarray:
     with Image.open(f) as im:
         w,h = im.size
         if w*h>MAX_PIXELS: raise HPADataError(f"Image {fn} is {w}x{h}: {w*h:,} pixels, more than MAX_PIXELS={MAX_PIXELS:,}; refused as a possible decompression bomb.")
+        if (n := getattr(im, 'n_frames', 1))>1: raise HPADataError(f"Image {fn} has {n} frames (an animated {im.format}): a sample's stain is one picture.")
         im.load()
         if im.mode in ('P','CMYK','YCbCr','LAB','HSV'): im = im.convert('RGB')
         x = np.asarray(im)
@@ -266,6 +268,7 @@ def _read_files(fn:Path, files:dict, cs:tuple, size, micro:dict=None)->np.ndarra
     if len(shapes)>1:
         desc = ', '.join(f'{c} {p.shape[1]}x{p.shape[0]} ({files.get(c, files.get("stack")).name})' for c,p in zip(cs,planes))
         raise HPADataError(f"Sample {fn.name!r} in {fn.parent} has channels of different sizes: {desc}.")
+    if min(planes[0].shape)<MIN_SIDE: raise HPADataError(f"Sample {fn.name!r} in {fn.parent} is {planes[0].shape[1]}x{planes[0].shape[0]} pixels: a side under {MIN_SIDE} is not a micrograph to classify (it would be stretched to the model's size).")
     return np.stack([_resize(p, size) for p in planes])
 
 def open_hpa(
@@ -528,11 +531,32 @@ def ids_in_folder(path:str|Path)->list:
     stems = [o.name[:-len(micro_ext(o))] if is_micro(o) else o.stem for o in fns]   # `<id>.ome.tif` is sample <id>
     ids = sorted({next((s[:-len(x)] for x in sfx if s.endswith(x)), s) for s in stems})
     if not ids: raise HPADataError(f"Image folder {path} has no images (.png, .jpg, .tif, .npy, .ome.tif, .czi or .nd2).")
+    if (why := _ambiguous(path)): raise HPADataError(why)
     return ids
+
+def _ambiguous(path:Path, ids=None)->str|None:
+    "A sentence naming the first sample of `ids` (default: all) in folder `path` that has two files for one stain, or a stacked file beside stain files (which one is meant?); else `None`"
+    sfx,seen = {f'_{c}':c for c in STAINS},{}
+    with os.scandir(path) as it:   # one listing, however many samples
+        for e in it:
+            p = Path(e.name)
+            if e.name.startswith('.'): continue
+            if is_micro(p): stem = e.name[:-len(micro_ext(p))]
+            elif p.suffix.lower() in IMG_EXTS+STACK_EXTS: stem = p.stem
+            else: continue
+            s = next((o for o in sfx if stem.endswith(o)), None)
+            i,k = (stem[:-len(s)],sfx[s]) if s else (stem,'stack')
+            seen.setdefault(i, {}).setdefault(k, []).append(e.name)
+    for i in (seen if ids is None else ids):
+        fs = seen.get(i, {})
+        k,v = next(((k,v) for k,v in fs.items() if len(v)>1), (None,None))
+        if k: return f"Sample {i!r} in {path} has {len(v)} files for its {'stacked image' if k=='stack' else k+' stain'}: {', '.join(sorted(v))}; keep one."
+        if 'stack' in fs and len(fs)>1: return f"Sample {i!r} in {path} has a stacked image {fs['stack'][0]} and stain files ({', '.join(sorted(sum((v for k,v in fs.items() if k!='stack'), [])))[:80]}): keep one or the other."
 
 # %% ../nbs/02_image.ipynb #160f5543
 def check_images(df:pd.DataFrame, path:Path, channels='rgby', max_shown:int=5):
     "Raise an `HPADataError` listing samples of `df` with no image (or a missing stain) in `path`"
+    if Path(path).is_dir() and (why := _ambiguous(Path(path), list(df.id))): raise HPADataError(why)
     bad = []
     for i in df.id:
         try: find_files(path, i, channels)

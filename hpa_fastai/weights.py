@@ -13,7 +13,7 @@ import torch, timm
 from torch import nn
 from fastcore.all import store_attr, basic_repr
 from timm.models._helpers import remap_state_dict
-from .core import HPADataError, torch_save
+from .core import HPADataError, torch_save, check_file
 from safetensors.torch import load_file
 
 # %% auto #0
@@ -183,7 +183,8 @@ def _unwrap(sd)->dict:
 def check_checkpoint(arch:str, fn)->Path:
     "`fn` when it is a readable checkpoint of timm `arch` (most of its body's tensors, by name and shape, all finite); else one sentence saying why not"
     fn = Path(fn)
-    if not fn.is_file(): raise HPADataError(f"Pretrained weights file {fn} does not exist: pass the path of a timm checkpoint for {arch!r}, or pretrained=False.")
+    if not fn.exists(): raise HPADataError(f"Pretrained weights file {fn} does not exist: pass the path of a timm checkpoint for {arch!r}, or pretrained=False.")
+    check_file(fn, 'Pretrained weights file')  # a folder, a pipe or an unreadable file
     try:
         if fn.suffix.lower()=='.safetensors': sd = load_file(str(fn))
         else: sd = torch.load(fn, map_location='cpu', weights_only=True)

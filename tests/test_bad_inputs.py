@@ -110,7 +110,7 @@ def test_npy_headers(tmp_path):
 @pytest.mark.parametrize('dt', ['uint8','int8','uint16','int16','uint32','int32','uint64','int64','float16','float32','float64'])
 def test_dtype_rule(tmp_path, dt):
     "Every dtype: its range from the dtype, never from max(); out of range, NaN and inf refused naming the file"
-    x = np.array([[0, 50], [100, 127]])
+    x = np.tile(np.array([[0, 50], [100, 127]]), (4, 4))   # 8x8: a sample's side is at least MIN_SIDE pixels
     flt,b16 = np.dtype(dt).kind=='f',np.dtype(dt).itemsize==2 and np.dtype(dt).kind!='f'
     a = (x/255 if flt else x*257 if b16 else x).astype(dt)
     np.save(tmp_path/'p.npy', a)
@@ -123,11 +123,12 @@ def test_dtype_rule(tmp_path, dt):
     else:
         hi = 65535 if b16 else 255
         if np.iinfo(dt).max>hi:
-            np.save(tmp_path/'q.npy', np.array([[0, hi+1]], dt))
+            np.save(tmp_path/'q.npy', np.tile(np.array([[0, hi+1]], dt), (8, 4)))
             with pytest.raises(HPADataError, match=rf'q\.npy \({dt}\) has values 0\.\.{hi+1}, outside 0\.\.{hi}'): open_item(tmp_path/'q.npy', 'g')
 
 def test_16bit_png_and_float_tiff(tmp_path):
-    Image.fromarray(np.array([[0, 257, 65535]], np.uint16)).save(tmp_path/'a_green.png')
-    assert open_item(tmp_path/'a_green.png', 'g').tolist()==[[[0, 1, 255]]]
-    tifffile.imwrite(tmp_path/'b_green.tif', np.array([[0, .5, np.nan]], np.float32))
+    Image.fromarray(np.tile(np.array([[0, 257, 65535]], np.uint16), (8, 3))).save(tmp_path/'a_green.png')   # 8x9: at least MIN_SIDE
+    assert open_item(tmp_path/'a_green.png', 'g').tolist()==[np.tile([[0, 1, 255]], (8, 3)).tolist()]
+    f = np.zeros((8, 9), np.float32); f[0,1],f[0,2] = .5,np.nan
+    tifffile.imwrite(tmp_path/'b_green.tif', f)
     with pytest.raises(HPADataError, match=r'b_green\.tif \(float32\) has 1 NaN'): open_item(tmp_path/'b_green.tif', 'g')

@@ -283,3 +283,28 @@ def test_threshold_files_as_editors_save_them(model, data, tmp_path):
 def test_a_value_argparse_cannot_read():
     fails(main('hpa-predict', 'm', '--bs', '1e9'), "--bs '1e9' is not a whole number")
     fails(main('hpa-train', '--size', '1e2'), "--size '1e2' is not a whole number")
+
+def test_images_that_are_not_one_sample(model, data, tmp_path):
+    "An animation, two files for one stain, a stacked file beside stain files, a sliver of pixels: each named, none read silently"
+    from PIL import Image
+    i = sorted(data.glob('train/*_blue.png'))[0].name[:-len('_blue.png')]
+    def folder(name, extra):
+        d = tmp_path/name; d.mkdir()
+        for c in ('red','green','blue','yellow'): shutil.copyfile(data/'train'/f'{i}_{c}.png', d/f'{i}_{c}.png')
+        extra(d); return d
+    def anim(d):
+        fr = [Image.open(d/f'{i}_green.png').convert('L'), Image.new('L', (32, 32), 255)]
+        fr[0].save(d/f'{i}_green.png', save_all=True, append_images=fr[1:])
+    cases = [(anim, 'has 2 frames'), (lambda d: shutil.copyfile(d/f'{i}_green.png', d/f'{i}_green.jpg'), 'has 2 files for its green stain'),
+             (lambda d: np.save(d/f'{i}.npy', np.zeros((4, 32, 32), np.uint8)), 'has a stacked image'),
+             (lambda d: [Image.new('L', (1, 5000)).save(d/f'{i}_{c}.png') for c in ('red','green','blue','yellow')], 'a side under 8 is not a micrograph')]
+    for k,(extra,msg) in enumerate(cases):
+        fails(main('hpa-predict', model, '--images', folder(f'c{k}', extra), '--out', tmp_path/f's{k}.csv', '--quiet'), msg)
+    fails(main('hpa-train', '--csv', data/'train.csv', '--weights', tmp_path, '--arch', 'resnet10t', '--out', tmp_path/'m', '--quiet'), 'is a folder, not a file')
+
+def test_synth_never_fills_someone_elses_folder(model, data):
+    "An image folder or a model folder given as --path is not an empty place for a new data set"
+    for p,msg in [(data/'train', 'image file(s)'), (model, 'a trained model')]:
+        before = _md5s(p)
+        fails(main('hpa-synth', '--path', p, '--n', 10, '--size', 32, '--quiet'), msg)
+        assert _md5s(p)==before
