@@ -133,10 +133,6 @@ def _parse(df:pd.DataFrame, src:str, n_classes:int=19)->pd.DataFrame:
             res.append((id, int(c), v, m))
     return pd.DataFrame(res, columns=['ID','label','confidence','mask'])
 
-def _read_csv(fn, what:str)->pd.DataFrame:
-    "The CSV `fn` as strings, its headers stripped; one sentence naming `what` when it is not a readable CSV"
-    return read_table(fn, what)
-
 def write_cell_submission(
     fn:str|Path,      # CSV to write (atomically: a reader never sees half a file)
     rows,             # `cell_sub_row` dicts, (ID, width, height, prediction string) tuples, or a DataFrame of `SUB_COLS`
@@ -152,7 +148,7 @@ def read_cell_submission(
     n_classes:int=19, # Number of classes (HPA 2021: 19)
 )->pd.DataFrame:
     "The rows of the submission `fn`, checked: an `HPADataError` names the first malformed row and what is wrong"
-    df = _read_csv(fn, 'Cell submission')
+    df = read_table(fn, 'Cell submission')
     _parse(df, f"Cell submission {fn}", n_classes)
     return df[SUB_COLS].astype(dict(ImageWidth=int, ImageHeight=int))
 
@@ -199,7 +195,7 @@ def read_cell_labels(
 )->pd.DataFrame:
     "The checked cell table: columns `ID`, `cell` (int, the cell's value in its mask) and `labels` (sorted list of class ids)"
     src = 'The cell table' if isinstance(csv, pd.DataFrame) else f"Cell table {csv}"
-    df = csv.astype(str) if isinstance(csv, pd.DataFrame) else _read_csv(csv, 'Cell table')
+    df = csv.astype(str) if isinstance(csv, pd.DataFrame) else read_table(csv, 'Cell table')
     df.columns = [str(o).strip() for o in df.columns]
     if not {'ID','cell','Label'}<=set(df.columns): raise HPADataError(f"{src} has columns {list(df.columns)[:6]}: expected ID,cell,Label.")
     ls = []
@@ -251,7 +247,7 @@ def cell_map(
     classes = ifnone(classes, class_names('hpa2021'))
     nc = len(classes)
     if not 0<iou<=1: raise HPADataError(f"iou={iou} must be above 0 and at most 1.")
-    df,src = (sub,'The submission') if isinstance(sub, pd.DataFrame) else (_read_csv(sub, 'Cell submission'),f'Cell submission {sub}')
+    df,src = (sub,'The submission') if isinstance(sub, pd.DataFrame) else (read_table(sub, 'Cell submission'),f'Cell submission {sub}')
     preds = _parse(df, src, nc)
     truth = read_cell_labels(truth_cells, nc)
     ids,sid = pd.Index(truth.ID.unique()),pd.Index(df.ID.astype(str).str.strip())

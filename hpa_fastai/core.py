@@ -6,7 +6,7 @@ Docs: https://hpa-fastai.github.io/hpa_fastai/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #b04fdaa2
 from __future__ import annotations
-import os, io, errno, tempfile, math, functools, inspect, stat, json, csv, zipfile
+import os, io, re, errno, tempfile, math, functools, inspect, stat, json, csv, zipfile, argparse
 import contextlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,7 +38,6 @@ def _user_msg(e:Exception)->str:
         why = 'the disk is full or the file-size limit was reached' if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else e.strerror or str(e)
         return f"cannot use {e.filename}: {why}." if e.filename else f"{why}."
 
-import argparse, re
 _argparse_error = argparse.ArgumentParser.error
 def _one_line(self, message:str):
     "argparse's error for hpa_fastai's console scripts: one line `hpa-x: <sentence>` and status 1, as every other bad input; other programs' parsers are left as argparse made them"
@@ -228,7 +227,7 @@ def _check_kind(fn:Path, new:Path):
     if old is None: return
     nw = _kind(new)
     why = _labels_clash(fn, old, _role(new))
-    if why: raise HPADataError(f"{fn} already exists and holds {why} ({','.join(old[1][1])}): outputs never overwrite a data set's labels; choose another name.")
+    if why: raise HPADataError(f"{fn} already exists and holds {why}{' ('+','.join(old[1][1])+')' if old[1][0]=='table' else ''}: outputs never overwrite a data set's files; choose another name.")
     if nw is None or _alike(old[1], nw[1]): return
     raise HPADataError(f"{fn} already exists and holds {old[0]}, not {nw[0]}: outputs never overwrite a file of another kind (it may be one of yours); choose another name, or move that file away first.")
 
@@ -265,13 +264,13 @@ def check_outputs(outs:dict, ins:dict=None, folders:dict=None, run:bool=False):
     "Refuse, naming both, when an output of `outs` is another output or an input of `ins`, lies in an input folder of `folders` (dicts of option -> path, list of paths or `None`), or (unless `run`, training's own) is a file of a training run"
     o,i = _flat(outs),_flat(ins or {})
     for j,(k,p) in enumerate(o):
-        if p.is_dir(): raise HPADataError(f"--{k.replace('_','-')} {p} is a folder: pass a file name.")
+        if p.is_dir(): raise HPADataError(f"{_opt(k)} {p} is a folder: pass a file name.")
         for k2,f in _flat(folders or {}):
             if f.is_dir() and _same(p.parent, f):
                 raise HPADataError(f"{_opt(k)} {p} would be written into {_opt(k2)} {f}, a folder the command reads: outputs never overwrite or add to an input; write them elsewhere.")
         for k2,q in o[:j]+i:
             if _same(p, q):
-                raise HPADataError(f"--{k.replace('_','-')} {p} is also --{k2.replace('_','-')} {q}: outputs never overwrite an input or another output; choose another file.")
+                raise HPADataError(f"{_opt(k)} {p} is also {_opt(k2)} {q}: outputs never overwrite an input or another output; choose another file.")
         if not run and (d := _run_of(p)) is not None:
             raise HPADataError(f"{_opt(k)} {p} is a file of the training run in {d}: outputs never overwrite a run's files, which only hpa-train writes; choose another name.")
 
@@ -314,7 +313,6 @@ def read_text(fn:str|Path, what:str='File')->str:
 
 def read_table(fn:str|Path, what:str='Table')->pd.DataFrame:
     "The CSV `fn` as strings with stripped headers, trailing empty cells (a spreadsheet's trailing commas) dropped; one sentence naming `what`, `fn` and the row at fault otherwise"
-    fn = check_file(fn, what)
     t = read_text(fn, what)
     try: rows = [(n,r) for n,r in enumerate(csv.reader(io.StringIO(t, newline=''), delimiter=_delim(t.split('\n', 1)[0])), 1) if any(o.strip() for o in r)]
     except csv.Error as e: raise HPADataError(f"{what} {fn} is not a readable CSV: {e}.") from None

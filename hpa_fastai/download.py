@@ -205,7 +205,7 @@ def download_hpav18(
     ok = r.groupby('id', sort=False).status.agg(lambda s: (s!='failed').all())
     keep = df[df.id.map(ok)]
     lab = pd.DataFrame({'Id': keep.id, 'Target': [' '.join(map(str, o)) for o in keep.labels]})
-    if len(lab): _atomic(out/'train.csv', lambda o: lab.to_csv(o, index=False), role='data', force=True)  # `_may_write` found the folder ours   # no complete sample: any earlier table stays
+    if len(lab): _atomic(out/'train.csv', lambda o: lab.to_csv(o, index=False), role='data', force=True)  # `_may_write` found the folder ours; no complete sample: any earlier table stays
     bad = r[r.status=='failed'][['id','stain','url','reason']]
     if len(bad): _atomic(out/'failures.csv', lambda o: bad.to_csv(o, index=False))
     else: remove_ours(out/'failures.csv')   # an earlier run's list, now all fetched

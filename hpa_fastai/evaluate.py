@@ -114,9 +114,6 @@ def _id_col(cols, src):
     if c is None: raise HPADataError(f"{src} has no id column: expected one of {', '.join(_id_cols)} (header: {list(cols)[:6]}).")
     return c
 
-def _read_csv(fn, what):
-    return read_table(fn, what)
-
 def _read_ids(fn, what:str='Id list')->list:
     ids = [o.strip() for o in read_text(fn, what).splitlines() if o.strip()]  # a byte-order mark is not part of the first id
     ids = ids[1:] if ids and ids[0] in _id_cols else ids
@@ -145,8 +142,7 @@ def read_probs(
         if x.ndim!=2 or x.shape!=(len(ids), len(classes)):
             raise HPADataError(f"Probabilities file {fn} has shape {x.shape}, expected ({len(ids)} ids, {len(classes)} classes).")
     else:
-        df = _read_csv(fn, 'Probabilities file')
-        df.columns = [str(c).strip() for c in df.columns]
+        df = read_table(fn, 'Probabilities file')
         ic = _id_col(df.columns, f"Probabilities file {fn}")
         cols = [n if n in df.columns else str(i) for i,n in enumerate(classes)]
         miss = [f'{i} {n}' for i,(n,c) in enumerate(zip(classes, cols)) if c not in df.columns]
@@ -172,8 +168,7 @@ def read_submission(
 )->tuple:
     "Ids and a samples x classes 0/1 array from the submission `fn`"
     fn = Path(fn)
-    df = _read_csv(fn, 'Submission')
-    df.columns = [str(c).strip() for c in df.columns]
+    df = read_table(fn, 'Submission')
     f = next((o for o in _sub_fmts if o[0] in df.columns and o[1] in df.columns), None)
     if f is None: raise HPADataError(f"Submission {fn} has columns {list(df.columns)}: expected Id,Predicted (space-separated), ID,Label ('|'-separated) or Image,Label.")
     ic,lc,sep,sf = f

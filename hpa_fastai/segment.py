@@ -351,4 +351,4 @@ def hpa_segment(
     ok = df[df.skipped=='']
     if len(ok)<len(df): print(f"hpa-segment: skipped {len(df)-len(ok)} unreadable sample(s), e.g.: {df.skipped[df.skipped!=''].iloc[0]}")
     print(f"hpa-segment: {len(ok)} images, {ok.cells.sum()} cells, {ok.seconds.mean():.2f} s per image; masks in {out}")
-    if len(ok) and ok.cells.sum()==0: print(f"hpa-segment: warning: no cell was found in any image: check --channels (the nucleus stain must be b) and --diameter (the nucleus size in pixels; default: measured)", file=sys.stderr)
+    if len(ok) and ok.cells.sum()==0: print(f"hpa-segment: warning: no cell was found in any image: check --channels (the nucleus must be the blue stain, b) and --diameter (the nucleus size in pixels; default: measured)", file=sys.stderr)

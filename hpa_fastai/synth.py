@@ -16,6 +16,7 @@ from fastcore.all import *
 import matplotlib.pyplot as plt
 from .core import *
 from .core import _atomic, _jsonable, _is_run
+from .image import IMG_EXTS, STACK_EXTS
 from .labels import *
 
 # %% auto #0
@@ -399,7 +400,7 @@ def _held(path:Path, csv:str, folder:str, cells:bool=False)->list:
     "What a data set in `path` holds that a new one would replace: its label table `csv`, the files of its image folder `folder` (with `cells`: the cell table and masks too)"
     def _files(d): return [o for o in (path/d).iterdir() if not o.name.startswith('.')] if (path/d).is_dir() else []
     tables,folders = [('a label table', csv)] + [('a cell table', CELLS)]*cells, [folder] + [MASKS]*cells
-    imgs = [o for o in path.iterdir() if o.suffix.lower() in ('.png','.jpg','.jpeg','.tif','.tiff','.npy') and o.is_file()] if path.is_dir() else []
+    imgs = [o for o in path.iterdir() if o.suffix.lower() in IMG_EXTS+STACK_EXTS and o.is_file()] if path.is_dir() else []
     return ([f"{w} {t}" for w,t in tables if (path/t).exists()] + [f"{len(_files(d))} file(s) in {d}/" for d in folders if _files(d)]
             + ([f"{len(imgs)} image file(s), e.g. {imgs[0].name}"] if imgs else []) + (['a trained model'] if _is_run(path) else []))
 
